@@ -1,0 +1,116 @@
+//! HTTP surfaces. `native` modules (one per resource) serve `/api/v1`; every handler is thin: it
+//! extracts, calls the service, and shapes the answer. Errors are mapped once, here.
+
+mod auth;
+mod connections;
+mod definitions;
+mod extract;
+mod health;
+mod openapi;
+mod runs;
+mod tasks;
+
+pub use extract::{ApiJson, ApiPath, ApiQuery, Auth};
+
+use crate::service::{App, ServiceError};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sluice_types::ErrorBody;
+
+/// An error as the native API answers it: a status and `{"code", "message"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let (status, code) = match &e {
+            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ServiceError::InvalidDefinition(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_definition")
+            }
+            ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ServiceError::TaskRunning(_) => (StatusCode::CONFLICT, "task_running"),
+            ServiceError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ServiceError::Internal(msg) => {
+                tracing::error!(error = %msg, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code.into(),
+            message: self.message,
+        };
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"sluice\""),
+            );
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The whole HTTP application.
+pub fn router(app: App) -> Router {
+    let v1 = Router::new()
+        .merge(auth::routes())
+        .merge(tasks::routes())
+        .merge(connections::routes())
+        .merge(definitions::routes())
+        .merge(runs::routes())
+        .merge(openapi::routes());
+    Router::new()
+        .merge(health::routes())
+        .nest("/api/v1", v1)
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server hit a bug handling this request; it has been logged",
+                )
+                .into_response()
+            },
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(app)
+}

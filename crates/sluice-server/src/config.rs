@@ -1,0 +1,130 @@
+//! Server configuration: defaults, then a TOML file, then `SLUICE_*` environment variables, then
+//! command-line flags, each overriding the one before.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Where the embedded store and run outputs live.
+    pub data_dir: PathBuf,
+    /// Directory of task and connection definition files; the bundled `examples/` when unset.
+    pub definitions: Option<PathBuf>,
+    /// This node's name in run leases. A restarted node resolves the runs its earlier life held.
+    pub node_name: String,
+    /// First admin (of the default org); when both are unset a password is generated.
+    pub admin_user: Option<String>,
+    pub admin_password: Option<String>,
+    /// Hours a login token stays valid.
+    pub session_hours: u64,
+    pub worker: WorkerConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerConfig {
+    /// Runs this node executes at once.
+    pub concurrency: usize,
+    /// Seconds a claim stays valid without a heartbeat.
+    pub lease_secs: u64,
+    /// Milliseconds between heartbeats (renewing the lease, saving counters, picking up stops).
+    pub heartbeat_ms: u64,
+    /// Milliseconds between looks for queued runs when nothing wakes the worker.
+    pub poll_ms: u64,
+    /// Seconds running jobs get to reach a safe point when the server shuts down.
+    pub shutdown_grace_secs: u64,
+    /// Rows the engine moves per batch (a graceful stop waits for at most one batch).
+    pub batch_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("sluice-data"),
+            definitions: None,
+            node_name: "local".into(),
+            admin_user: None,
+            admin_password: None,
+            session_hours: 24,
+            worker: WorkerConfig::default(),
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 4,
+            lease_secs: 30,
+            heartbeat_ms: 1000,
+            poll_ms: 1000,
+            shutdown_grace_secs: 20,
+            batch_size: 8192,
+        }
+    }
+}
+
+impl WorkerConfig {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs.max(1))
+    }
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms.max(10))
+    }
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_ms.max(10))
+    }
+}
+
+/// Values given on the command line.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definitions: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!("{}: file not found", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            // `SLUICE_WORKER__CONCURRENCY=8` sets worker.concurrency. The CLI's own variables
+            // (SLUICE_URL, SLUICE_TOKEN, ...) are not config keys and are ignored here.
+            .merge(Env::prefixed("SLUICE_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The definitions directory to load: the configured one, else the bundled examples.
+    pub fn definitions_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.definitions {
+            return Some(dir.clone());
+        }
+        let local = PathBuf::from("examples");
+        if local.is_dir() {
+            return Some(local);
+        }
+        // Running from elsewhere in a checkout: the examples next to the sources.
+        let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        bundled.is_dir().then_some(bundled)
+    }
+}

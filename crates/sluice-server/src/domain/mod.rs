@@ -1,0 +1,66 @@
+//! The domain model: tasks, connections, runs and their state machine, identities. Pure types and
+//! rules, no I/O; every other layer speaks in these terms.
+
+pub mod connection;
+pub mod identity;
+pub mod ids;
+pub mod params;
+pub mod run;
+pub mod task;
+
+pub use connection::{Connection, ConnectionConfig, ConnectionType, Secret};
+pub use identity::{Org, User};
+pub use run::{Counters, LogLevel, Outcome, RunEvent, RunState, StopMode, Trigger};
+pub use task::{Origin, Task, TaskType};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// One run of a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub task_id: Uuid,
+    /// Counts the task's runs from 1 (the IICS `runId`).
+    pub run_number: i64,
+    /// A caller-supplied id, unique per org (the Starfish `runID`).
+    pub external_id: Option<String>,
+    pub trigger: Trigger,
+    /// The user (or schedule, or parent run) that started it.
+    pub started_by: String,
+    pub parameters: BTreeMap<String, String>,
+    pub callback_url: Option<String>,
+    pub state: RunState,
+    pub stop_mode: Option<StopMode>,
+    pub stopped_by: Option<String>,
+    pub error: Option<String>,
+    pub counters: Counters,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The worker node holding the run while it is claimed.
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
+/// What a caller asks for when starting a run.
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    pub external_id: Option<String>,
+    pub trigger: Option<Trigger>,
+    pub started_by: String,
+    pub parameters: BTreeMap<String, String>,
+    pub callback_url: Option<String>,
+}
+
+/// One line of a run's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub level: LogLevel,
+    pub message: String,
+}

@@ -1,0 +1,274 @@
+//! Tasks: their types, identity, and the definition of each task type Sluice runs.
+
+use super::ids::{self, ShortIdKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// Task types, named by their IICS codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaskType {
+    /// Mapping task.
+    #[serde(rename = "MTT")]
+    Mapping,
+    /// Synchronization task.
+    #[serde(rename = "DSS")]
+    Synchronization,
+    /// Replication task.
+    #[serde(rename = "DRS")]
+    Replication,
+    /// Masking task.
+    #[serde(rename = "DMASK")]
+    Masking,
+    /// PowerCenter task.
+    #[serde(rename = "PCS")]
+    PowerCenter,
+    /// Linear taskflow.
+    #[serde(rename = "WORKFLOW")]
+    Workflow,
+    /// Code task (a Spark application or program).
+    #[serde(rename = "CODE")]
+    Code,
+}
+
+impl TaskType {
+    pub const ALL: [TaskType; 7] = [
+        TaskType::Mapping,
+        TaskType::Synchronization,
+        TaskType::Replication,
+        TaskType::Masking,
+        TaskType::PowerCenter,
+        TaskType::Workflow,
+        TaskType::Code,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            TaskType::Mapping => "MTT",
+            TaskType::Synchronization => "DSS",
+            TaskType::Replication => "DRS",
+            TaskType::Masking => "DMASK",
+            TaskType::PowerCenter => "PCS",
+            TaskType::Workflow => "WORKFLOW",
+            TaskType::Code => "CODE",
+        }
+    }
+}
+
+impl fmt::Display for TaskType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for TaskType {
+    type Err = String;
+    /// Case-insensitive: IICS documentation itself writes `Workflow`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskType::ALL
+            .into_iter()
+            .find(|t| t.code().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!(
+                    "unknown task type `{s}`; expected one of {}",
+                    TaskType::ALL.map(|t| t.code()).join(", ")
+                )
+            })
+    }
+}
+
+/// Where a task's definition came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// Loaded from a definition file; `root` is the definitions directory it was loaded from.
+    File { path: String, root: String },
+    Api,
+}
+
+/// The folder a task lives in when none is given.
+pub const DEFAULT_FOLDER: &str = "Default";
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub folder: String,
+    pub name: String,
+    pub task_type: TaskType,
+    pub description: String,
+    pub allow_parallel: bool,
+    /// Default values of the task's parameters.
+    pub parameters: BTreeMap<String, String>,
+    /// The type-specific definition (for MTT, a [`MappingDef`]), as JSON.
+    pub definition: serde_json::Value,
+    pub origin: Origin,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Task {
+    pub fn short_id(&self) -> String {
+        ids::short_id(self.id, ShortIdKind::Task)
+    }
+    pub fn federated_id(&self) -> String {
+        ids::federated_id(self.id)
+    }
+    pub fn folder_id(&self) -> Uuid {
+        ids::folder_id(self.org_id, &self.folder)
+    }
+    /// `folder/name`, the path the APIs and the CLI accept.
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.folder, self.name)
+    }
+}
+
+/// Checks a folder path: `/`-separated segments, none empty, no `.`/`..`.
+pub fn validate_folder(folder: &str) -> Result<(), String> {
+    if folder.is_empty() {
+        return Err("must not be empty".into());
+    }
+    for seg in folder.split('/') {
+        validate_name(seg).map_err(|e| format!("segment `{seg}`: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Checks an object name: 1 to 255 characters, no `/`, no control characters, not `.` or `..`.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if name.len() > 255 {
+        return Err("must be at most 255 characters".into());
+    }
+    if name == "." || name == ".." {
+        return Err("must not be `.` or `..`".into());
+    }
+    if name.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+        return Err("must not contain `/`, `\\` or control characters".into());
+    }
+    Ok(())
+}
+
+/// File formats the file connectors read and write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+    /// Newline-delimited JSON, one object a line.
+    #[serde(alias = "jsonl", alias = "ndjson")]
+    Json,
+}
+
+/// Column types a CSV or JSON source may declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    #[serde(alias = "string", alias = "utf8")]
+    Text,
+    #[serde(alias = "int", alias = "integer", alias = "bigint")]
+    Int64,
+    #[serde(alias = "float", alias = "double")]
+    Float64,
+    #[serde(alias = "bool")]
+    Boolean,
+    Date,
+    Timestamp,
+}
+
+/// A named file source of a mapping task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    /// The table name the transform SQL uses.
+    pub name: String,
+    pub format: FileFormat,
+    /// A file or a glob; parameters allowed. Relative paths resolve against the connection's root,
+    /// else against the definitions directory (file tasks) or the data directory (API tasks).
+    pub path: String,
+    /// A `files` connection whose root the path is relative to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// CSV: the field delimiter (one byte).
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// CSV: whether the first line names the columns.
+    #[serde(default = "default_true")]
+    pub header: bool,
+    /// Declared column types (in order); when absent they are inferred from the first rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub column_type: ColumnType,
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+fn default_true() -> bool {
+    true
+}
+
+/// The file a mapping task writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTarget {
+    pub format: FileFormat,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transform {
+    pub sql: String,
+}
+
+/// The definition of a mapping task (MTT): named sources, an optional SQL transform over them, and
+/// a target. Without a transform the task copies its one source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingDef {
+    pub sources: Vec<FileSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<Transform>,
+    pub target: FileTarget,
+    /// Stop the run at the first source row that fails to parse (default: count it and go on).
+    #[serde(default)]
+    pub stop_on_error: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_types_parse_case_insensitively() {
+        assert_eq!("Workflow".parse::<TaskType>(), Ok(TaskType::Workflow));
+        assert_eq!("mtt".parse::<TaskType>(), Ok(TaskType::Mapping));
+        assert!("XYZ".parse::<TaskType>().is_err());
+    }
+
+    #[test]
+    fn names_and_folders_are_checked() {
+        assert!(validate_name("orders_by_country").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("a/b").is_err());
+        assert!(validate_name("..").is_err());
+        assert!(validate_folder("sales/emea").is_ok());
+        assert!(validate_folder("sales//emea").is_err());
+    }
+}

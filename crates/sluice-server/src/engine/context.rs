@@ -1,0 +1,151 @@
+//! What a running task sees: its parameters, live counters, log, and stop signals.
+
+use crate::domain::{Counters, LogLevel, task::FileFormat};
+use crate::domain::params;
+use chrono::Utc;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Counters the engine bumps as rows move; the worker saves them with each heartbeat, so they
+/// update while the run runs.
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    pub source_rows_read: AtomicU64,
+    pub source_rows_failed: AtomicU64,
+    pub target_rows_written: AtomicU64,
+    pub target_rows_failed: AtomicU64,
+    pub inserts: AtomicU64,
+    pub updates: AtomicU64,
+    pub deletes: AtomicU64,
+    pub skipped: AtomicU64,
+}
+
+impl LiveCounters {
+    pub fn snapshot(&self) -> Counters {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counters {
+            source_rows_read: g(&self.source_rows_read),
+            source_rows_failed: g(&self.source_rows_failed),
+            target_rows_written: g(&self.target_rows_written),
+            target_rows_failed: g(&self.target_rows_failed),
+            inserts: g(&self.inserts),
+            updates: g(&self.updates),
+            deletes: g(&self.deletes),
+            skipped: g(&self.skipped),
+        }
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A run's log: lines go to a channel that the worker drains into the store in batches, so
+/// logging never waits on the database.
+#[derive(Debug, Clone)]
+pub struct RunLog {
+    tx: mpsc::UnboundedSender<crate::store::NewLogLine>,
+}
+
+impl RunLog {
+    pub fn new() -> (RunLog, mpsc::UnboundedReceiver<crate::store::NewLogLine>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (RunLog { tx }, rx)
+    }
+
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        // A closed receiver means the run is over; there is nowhere left to write.
+        let _ = self.tx.send(crate::store::NewLogLine {
+            at: Utc::now(),
+            level,
+            message: message.into(),
+        });
+    }
+    pub fn info(&self, message: impl Into<String>) {
+        self.log(LogLevel::Info, message)
+    }
+    pub fn warn(&self, message: impl Into<String>) {
+        self.log(LogLevel::Warn, message)
+    }
+    pub fn error(&self, message: impl Into<String>) {
+        self.log(LogLevel::Error, message)
+    }
+    pub fn debug(&self, message: impl Into<String>) {
+        self.log(LogLevel::Debug, message)
+    }
+}
+
+/// The two ways a run is asked to stop. `graceful` is checked between batches: finish the batch in
+/// hand, then stop. `immediate` abandons the work at once. Both leave the target as it was.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal {
+    pub graceful: CancellationToken,
+    pub immediate: CancellationToken,
+}
+
+impl StopSignal {
+    /// True once any stop was asked for.
+    pub fn requested(&self) -> bool {
+        self.graceful.is_cancelled() || self.immediate.is_cancelled()
+    }
+}
+
+/// Everything the engine needs from the outside for one run.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub run_id: uuid::Uuid,
+    /// Parameter values: the task's defaults, overridden by the run's, plus `sluice.*` built-ins.
+    pub params: BTreeMap<String, String>,
+    /// Where relative paths without a connection resolve.
+    pub base_dir: PathBuf,
+    /// Root directories of the org's `files` connections, by name.
+    pub file_roots: BTreeMap<String, PathBuf>,
+    pub counters: Arc<LiveCounters>,
+    pub log: RunLog,
+    pub stop: StopSignal,
+    /// Rows per batch the engine moves at a time (and between graceful-stop checks).
+    pub batch_size: usize,
+}
+
+impl RunContext {
+    /// Substitutes parameters in `text`.
+    pub fn substitute(&self, text: &str) -> Result<String, super::EngineError> {
+        params::substitute(text, &self.params)
+            .map_err(|e| super::EngineError::Definition(e.to_string()))
+    }
+
+    /// Resolves a definition's path (parameters substituted) against its connection or the base.
+    pub fn resolve_path(
+        &self,
+        path: &str,
+        connection: Option<&str>,
+    ) -> Result<PathBuf, super::EngineError> {
+        let path = self.substitute(path)?;
+        let p = Path::new(&path);
+        if p.is_absolute() {
+            return Ok(p.to_path_buf());
+        }
+        let base = match connection {
+            Some(name) => self.file_roots.get(name).ok_or_else(|| {
+                super::EngineError::Definition(format!(
+                    "connection `{name}` is not a files connection of this org"
+                ))
+            })?,
+            None => &self.base_dir,
+        };
+        Ok(base.join(p))
+    }
+}
+
+/// The file extension conventionally used for a format (for temporary names).
+pub fn extension(format: FileFormat) -> &'static str {
+    match format {
+        FileFormat::Csv => "csv",
+        FileFormat::Parquet => "parquet",
+        FileFormat::Json => "jsonl",
+    }
+}

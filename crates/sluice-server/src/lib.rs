@@ -1,0 +1,16 @@
+//! Sluice, the data-integration job server, as a library: the binary's `main` only parses flags and
+//! calls [`server::run`].
+//!
+//! Layers, from the outside in: `api` (HTTP surfaces) → `service` (the operations every surface
+//! shares) → `store` (persistence) and `worker` (claims and runs) → `engine` (moves data) →
+//! `domain` (pure types and rules). `notify` delivers callbacks.
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod notify;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod worker;

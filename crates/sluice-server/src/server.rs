@@ -1,0 +1,142 @@
+//! Start-up and shutdown: open the store, make sure an admin exists, resolve what an earlier life
+//! of this node left running, load definitions, start the worker and the notifier, serve HTTP;
+//! on SIGINT/SIGTERM stop taking work, let running jobs reach a safe point, and exit.
+
+use crate::api;
+use crate::config::Config;
+use crate::domain::{identity::DEFAULT_ORG, ids};
+use crate::notify::Notifier;
+use crate::service::App;
+use crate::store::{SqliteStore, Store};
+use crate::worker::Worker;
+use anyhow::Context;
+use std::fs::File;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        signal.cancel();
+    });
+    run_until(config, shutdown).await
+}
+
+/// Runs the server until `shutdown` is cancelled (tests cancel it themselves).
+pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    config.data_dir = config.data_dir.canonicalize()?;
+    // One server per data directory: a second one would fight over the same runs.
+    let lock = File::create(config.data_dir.join("sluice.lock"))?;
+    lock.try_lock().map_err(|_| {
+        anyhow::anyhow!(
+            "another Sluice server is using the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&config.data_dir.join("sluice.db"))
+            .await
+            .context("opening the store")?,
+    );
+    let default_org = store.ensure_org(ids::default_org_id(), DEFAULT_ORG).await?.id;
+    let (ended, _) = broadcast::channel(1024);
+    let worker = Worker {
+        store: store.clone(),
+        config: config.worker.clone(),
+        node: config.node_name.clone(),
+        data_dir: config.data_dir.clone(),
+        ended: ended.clone(),
+    };
+    // Whatever this node held before it (re)started cannot be running any more.
+    let boot_handle_store = store.clone();
+    let resolved = boot_handle_store
+        .resolve_lost_runs(
+            chrono::Utc::now(),
+            Some(&config.node_name),
+            crate::worker::LOST_REASON,
+        )
+        .await?;
+    if !resolved.is_empty() {
+        tracing::warn!(count = resolved.len(), "resolved runs interrupted by the last stop");
+    }
+    let worker = worker.spawn();
+    let app = App {
+        store,
+        config: Arc::new(config.clone()),
+        worker: worker.clone(),
+        default_org,
+        ended,
+    };
+    app.bootstrap_admin(&config.data_dir).await?;
+
+    if let Some(dir) = config.definitions_dir() {
+        let dir = dir.canonicalize().unwrap_or(dir);
+        let report = app.load_definitions_dir(&dir).await;
+        for e in &report.errors {
+            tracing::error!("{e}");
+        }
+        tracing::info!(
+            dir = %dir.display(),
+            created = report.created.len(),
+            updated = report.updated.len(),
+            unchanged = report.unchanged.len(),
+            errors = report.errors.len(),
+            "loaded definitions"
+        );
+    }
+
+    let notifier_stop = CancellationToken::new();
+    let notifier = tokio::spawn(Notifier::new(app.clone()).run(notifier_stop.clone()));
+
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "Sluice is listening");
+    // Announced on stdout so that scripts (and tests) using port 0 learn the port.
+    println!("sluice listening on http://{addr}");
+
+    let http_stop = shutdown.clone();
+    axum::serve(listener, api::router(app.clone()))
+        .with_graceful_shutdown(async move { http_stop.cancelled().await })
+        .await?;
+
+    tracing::info!("no longer accepting requests; stopping running jobs");
+    worker
+        .shutdown(Duration::from_secs(config.worker.shutdown_grace_secs))
+        .await;
+    // Let callbacks of runs that just ended go out; the rest wait in the store.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    notifier_stop.cancel();
+    let _ = notifier.await;
+    drop(lock);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

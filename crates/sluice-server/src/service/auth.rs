@@ -1,0 +1,235 @@
+//! Identities: password hashing (argon2), login, bearer tokens, the first admin, orgs and users.
+
+use super::{App, Result, ServiceError};
+use crate::domain::User;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{Duration, Utc};
+use rand::distributions::Alphanumeric;
+use rand::{Rng, rngs::OsRng};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Who is calling: a user of an org.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub org_name: String,
+}
+
+impl Principal {
+    pub fn org_id(&self) -> uuid::Uuid {
+        self.user.org_id
+    }
+}
+
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ServiceError::Internal(format!("hashing a password: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Tokens are stored only as their SHA-256, so a copy of the database grants nothing.
+fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_string(len: usize) -> String {
+    OsRng
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+impl App {
+    /// Creates the default org and its first admin when the store has none.
+    ///
+    /// The admin's name and password come from the config (`SLUICE_ADMIN_USER`,
+    /// `SLUICE_ADMIN_PASSWORD`); with neither, a password is generated, printed once, and kept in
+    /// `<data_dir>/admin-password` readable by the owner only.
+    pub async fn bootstrap_admin(&self, data_dir: &Path) -> Result<()> {
+        let cfg = &self.config;
+        let username = cfg.admin_user.clone().unwrap_or_else(|| "admin".into());
+        if let Some((user, _)) = self.store.user_credentials(&username).await? {
+            // An explicitly configured password is the source of truth: keep the store in step.
+            if let Some(pw) = &cfg.admin_password {
+                self.store
+                    .set_password(user.id, &hash_password(pw)?)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let password = match &cfg.admin_password {
+            Some(pw) => pw.clone(),
+            None => {
+                let pw = random_string(24);
+                let file = data_dir.join("admin-password");
+                write_owner_only(&file, &format!("{username}\n{pw}\n"))
+                    .map_err(|e| ServiceError::Internal(format!("{}: {e}", file.display())))?;
+                println!(
+                    "Sluice created the admin user `{username}` with password: {pw}\n(kept in {}, readable by its owner only)",
+                    file.display()
+                );
+                pw
+            }
+        };
+        self.store
+            .create_user(self.default_org, &username, &hash_password(&password)?, true)
+            .await?;
+        tracing::info!(user = %username, "created the first admin");
+        Ok(())
+    }
+
+    /// Checks a user name and password; answers a new session token valid for
+    /// `session_hours`.
+    pub async fn login(&self, username: &str, password: &str) -> Result<(String, Principal)> {
+        let bad = || ServiceError::Unauthorized("user name or password is not valid".into());
+        let (user, hash) = self
+            .store
+            .user_credentials(username)
+            .await?
+            .ok_or_else(bad)?;
+        // Verifying is CPU-heavy by design; keep it off the async threads.
+        let pw = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if !ok {
+            return Err(bad());
+        }
+        let expires = Utc::now() + Duration::hours(self.config.session_hours as i64);
+        let token = self.issue_token(&user, "session", Some(expires)).await?;
+        let principal = self.principal(user).await?;
+        Ok((token, principal))
+    }
+
+    /// A new bearer token for `user`; `expires_at` None = until revoked.
+    pub async fn issue_token(
+        &self,
+        user: &User,
+        name: &str,
+        expires_at: Option<chrono::DateTime<Utc>>,
+    ) -> Result<String> {
+        let token = format!("slc_{}", random_string(40));
+        self.store
+            .create_token(user.id, &token_hash(&token), name, expires_at)
+            .await?;
+        Ok(token)
+    }
+
+    /// The caller behind a bearer token.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        let user = self
+            .store
+            .user_for_token(&token_hash(token), Utc::now())
+            .await?
+            .ok_or_else(|| ServiceError::Unauthorized("the token is not valid or has expired".into()))?;
+        self.principal(user).await
+    }
+
+    async fn principal(&self, user: User) -> Result<Principal> {
+        let org_name = self
+            .store
+            .list_orgs()
+            .await?
+            .into_iter()
+            .find(|o| o.id == user.org_id)
+            .map(|o| o.name)
+            .unwrap_or_default();
+        Ok(Principal { user, org_name })
+    }
+
+    /// Admins of the default org manage orgs.
+    fn require_super_admin(&self, who: &Principal) -> Result<()> {
+        if who.user.is_admin && who.org_id() == self.default_org {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(
+                "only an admin of the default org may do this".into(),
+            ))
+        }
+    }
+
+    pub async fn create_org(&self, who: &Principal, name: &str) -> Result<crate::domain::Org> {
+        self.require_super_admin(who)?;
+        crate::domain::task::validate_name(name)
+            .map_err(|e| ServiceError::Invalid(format!("name: {e}")))?;
+        Ok(self.store.create_org(name).await?)
+    }
+
+    pub async fn list_orgs(&self, who: &Principal) -> Result<Vec<crate::domain::Org>> {
+        let orgs = self.store.list_orgs().await?;
+        if self.require_super_admin(who).is_ok() {
+            Ok(orgs)
+        } else {
+            Ok(orgs.into_iter().filter(|o| o.id == who.org_id()).collect())
+        }
+    }
+
+    /// Creates a user in the caller's org, or (for the default org's admins) in any org.
+    pub async fn create_user(
+        &self,
+        who: &Principal,
+        username: &str,
+        password: &str,
+        org: Option<&str>,
+        is_admin: bool,
+    ) -> Result<User> {
+        if !who.user.is_admin {
+            return Err(ServiceError::Forbidden("only admins may create users".into()));
+        }
+        crate::domain::task::validate_name(username)
+            .map_err(|e| ServiceError::Invalid(format!("username: {e}")))?;
+        if password.len() < 8 {
+            return Err(ServiceError::Invalid(
+                "password: must be at least 8 characters".into(),
+            ));
+        }
+        let org_id = match org {
+            None => who.org_id(),
+            Some(name) if name == who.org_name => who.org_id(),
+            Some(name) => {
+                self.require_super_admin(who)?;
+                self.store
+                    .list_orgs()
+                    .await?
+                    .into_iter()
+                    .find(|o| o.name == name)
+                    .ok_or_else(|| ServiceError::NotFound(format!("org `{name}` not found")))?
+                    .id
+            }
+        };
+        Ok(self
+            .store
+            .create_user(org_id, username, &hash_password(password)?, is_admin)
+            .await?)
+    }
+}
+
+fn write_owner_only(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()
+}

@@ -1,0 +1,106 @@
+use super::*;
+
+const MTT: &str = r#"
+type = "MTT"
+description = "Revenue per country"
+[parameters]
+min = "0"
+[[sources]]
+name = "orders"
+format = "csv"
+path = "data/orders.csv"
+[transform]
+sql = "SELECT country, SUM(amount) AS revenue FROM orders GROUP BY country"
+[target]
+format = "parquet"
+path = "out/x.parquet"
+"#;
+
+#[test]
+fn parses_a_task_file_with_folder_and_name_from_its_path() {
+    let Ok(Parsed::Task(spec)) = parse_file("sales/emea/revenue.toml", MTT) else {
+        panic!("expected a task");
+    };
+    assert_eq!(spec.folder, "sales/emea");
+    assert_eq!(spec.name, "revenue");
+    assert_eq!(spec.task_type, TaskType::Mapping);
+    assert_eq!(spec.parameters["min"], "0");
+    let Ok(Parsed::Task(spec)) = parse_file("revenue.toml", MTT) else {
+        panic!("expected a task");
+    };
+    assert_eq!(spec.folder, DEFAULT_FOLDER);
+}
+
+#[test]
+fn reports_every_problem_with_its_field() {
+    let bad = r#"
+type = "MTT"
+[[sources]]
+name = "1bad"
+format = "xls"
+path = "a.csv"
+[target]
+format = "csv"
+"#;
+    let problems = parse_file("t.toml", bad).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.starts_with("sources[0].format")),
+        "{problems:?}"
+    );
+    let bad_sql = MTT.replace("SELECT country", "SELEC country");
+    let problems = parse_file("t.toml", &bad_sql).unwrap_err();
+    assert!(problems[0].starts_with("transform.sql:"), "{problems:?}");
+    let problems = parse_file("t.toml", "type = \"NOPE\"").unwrap_err();
+    assert!(problems[0].starts_with("type: unknown task type"), "{problems:?}");
+    let problems = parse_file("t.toml", "this is = = not toml").unwrap_err();
+    assert!(problems[0].starts_with("toml:"), "{problems:?}");
+}
+
+#[test]
+fn unsupported_types_are_refused_clearly() {
+    let problems = parse_file("t.toml", "type = \"DSS\"").unwrap_err();
+    assert!(problems[0].contains("not supported"), "{problems:?}");
+}
+
+#[test]
+fn parses_connections() {
+    let file = r#"
+kind = "connection"
+type = "postgres"
+url = "postgres://app@localhost/app"
+password = { env = "APP_DB_PASSWORD" }
+"#;
+    let Ok(Parsed::Connection(c)) = parse_file("connections/app_db.toml", file) else {
+        panic!("expected a connection");
+    };
+    assert_eq!(c.name, "app_db");
+    assert_eq!(c.conn_type, ConnectionType::Postgres);
+    let problems = parse_file("c.toml", "kind = \"connection\"\ntype = \"files\"").unwrap_err();
+    assert_eq!(problems, vec!["path: required for a files connection"]);
+}
+
+#[test]
+fn export_round_trips() {
+    let Ok(Parsed::Task(spec)) = parse_file("sales/revenue.toml", MTT) else {
+        panic!("expected a task");
+    };
+    let now = Utc::now();
+    let task = Task {
+        id: Uuid::now_v7(),
+        org_id: Uuid::now_v7(),
+        folder: spec.folder.clone(),
+        name: spec.name.clone(),
+        task_type: spec.task_type,
+        description: spec.description.clone(),
+        allow_parallel: spec.allow_parallel,
+        parameters: spec.parameters.clone(),
+        definition: spec.definition.clone(),
+        origin: Origin::Api,
+        created_at: now,
+        updated_at: now,
+    };
+    let Ok(Parsed::Task(again)) = parse_file("sales/revenue.toml", &task_to_toml(&task)) else {
+        panic!("export must parse");
+    };
+    assert_eq!(again, spec);
+}

@@ -1,0 +1,66 @@
+//! The operations every API surface shares (native, IICS, Starfish, CLI): resolving tasks,
+//! starting and stopping runs, reading logs, managing definitions and identities. Compatibility
+//! layers translate to and from these; they hold no logic of their own.
+
+mod auth;
+pub mod definitions;
+pub mod runs;
+mod tasks;
+pub mod views;
+
+pub use auth::{Principal, hash_password};
+pub use runs::RunEnded;
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use crate::worker::WorkerHandle;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// Errors of the service layer; each API maps them once to its own error shape.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// A definition with problems: one line per problem (`<where>: <field>: <message>`).
+    #[error("{}", .0.join("; "))]
+    InvalidDefinition(Vec<String>),
+    #[error("{0}")]
+    Conflict(String),
+    /// A task that may not run in parallel is already running.
+    #[error("{0}")]
+    TaskRunning(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ServiceError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(msg) => ServiceError::Conflict(msg),
+            StoreError::Transition(t) => ServiceError::Conflict(t.to_string()),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// The application: shared by every request handler.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub worker: WorkerHandle,
+    pub default_org: Uuid,
+    /// Announces every run that ends on this node (for `wait`).
+    pub ended: broadcast::Sender<RunEnded>,
+}

@@ -1,0 +1,180 @@
+//! Starting, finding, stopping, waiting for runs, and reading their logs.
+
+use super::{App, Principal, Result, ServiceError};
+use crate::domain::{LogLevel, LogLine, NewRun, Run, RunState, StopMode, Task, Trigger};
+use crate::store::{RunFilter, StoreError};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// Sent when a run ends on this node.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnded {
+    pub run_id: Uuid,
+}
+
+/// What a caller asks for.
+#[derive(Debug, Clone, Default)]
+pub struct StartRequest {
+    pub parameters: BTreeMap<String, String>,
+    pub callback_url: Option<String>,
+    pub external_id: Option<String>,
+    pub trigger: Option<Trigger>,
+}
+
+/// Longest a single wait may block.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+fn check_callback_url(url: &str) -> Result<()> {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2048
+        && !url.contains(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "callback URL `{url}` is not an http(s) URL"
+        )))
+    }
+}
+
+impl App {
+    /// Queues a run of `task`. With an external id already used: the same request answers the
+    /// existing run (`false` in the second place: nothing new was created); another is a conflict.
+    pub async fn start_run(
+        &self,
+        who: &Principal,
+        task: &Task,
+        req: StartRequest,
+    ) -> Result<(Run, bool)> {
+        if let Some(url) = &req.callback_url {
+            check_callback_url(url)?;
+        }
+        for key in req.parameters.keys() {
+            if key.starts_with("sluice.") {
+                return Err(ServiceError::Invalid(format!(
+                    "parameter `{key}`: the `sluice.` prefix is reserved for built-in values"
+                )));
+            }
+        }
+        if let Some(ext) = &req.external_id {
+            if ext.is_empty() || ext.len() > 255 {
+                return Err(ServiceError::Invalid(
+                    "external id: must be 1 to 255 characters".into(),
+                ));
+            }
+            if let Some(existing) = self.store.get_run_by_external_id(who.org_id(), ext).await? {
+                let same = existing.task_id == task.id
+                    && existing.parameters == req.parameters
+                    && existing.callback_url == req.callback_url;
+                return if same {
+                    Ok((existing, false))
+                } else {
+                    Err(ServiceError::Conflict(format!(
+                        "external id `{ext}` is already used by another run"
+                    )))
+                };
+            }
+        }
+        let new = NewRun {
+            external_id: req.external_id,
+            trigger: req.trigger,
+            started_by: who.user.username.clone(),
+            parameters: req.parameters,
+            callback_url: req.callback_url,
+        };
+        let run = self.store.create_run(task, new).await.map_err(|e| match e {
+            StoreError::Conflict(msg) if msg.contains("does not allow parallel runs") => {
+                ServiceError::TaskRunning(msg)
+            }
+            other => other.into(),
+        })?;
+        self.worker.wake();
+        Ok((run, true))
+    }
+
+    pub async fn get_run(&self, org_id: Uuid, id: Uuid) -> Result<Run> {
+        self.store
+            .get_run(org_id, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("run {id} not found")))
+    }
+
+    /// A run named by its id, or by its external id.
+    pub async fn find_run(&self, org_id: Uuid, reference: &str) -> Result<Run> {
+        if let Ok(id) = Uuid::parse_str(reference)
+            && let Some(run) = self.store.get_run(org_id, id).await?
+        {
+            return Ok(run);
+        }
+        self.store
+            .get_run_by_external_id(org_id, reference)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("run `{reference}` not found")))
+    }
+
+    pub async fn list_runs(&self, org_id: Uuid, filter: &RunFilter) -> Result<Vec<Run>> {
+        Ok(self.store.list_runs(org_id, filter).await?)
+    }
+
+    /// Asks a run to stop; a run that already ended is answered as it is.
+    pub async fn stop_run(&self, who: &Principal, id: Uuid, mode: StopMode) -> Result<Run> {
+        let run = self.get_run(who.org_id(), id).await?;
+        if run.state.is_terminal() {
+            return Ok(run);
+        }
+        let by = who.user.username.clone();
+        let run = self.store.request_stop(who.org_id(), id, mode, &by).await?;
+        if run.state == RunState::Stopping {
+            self.worker.signal_stop(id, mode);
+        } else if run.state.is_terminal() {
+            self.notify_ended(id);
+        }
+        Ok(run)
+    }
+
+    /// Tells waiters and the callback notifier that a run ended.
+    pub fn notify_ended(&self, run_id: Uuid) {
+        let _ = self.ended.send(RunEnded { run_id });
+        self.worker.wake_notifier();
+    }
+
+    /// Waits until the run ends or `timeout` passes; answers the run as it then is.
+    pub async fn wait_run(&self, org_id: Uuid, id: Uuid, timeout: Duration) -> Result<Run> {
+        let deadline = Instant::now() + timeout.min(MAX_WAIT);
+        let mut ended = self.ended.subscribe();
+        loop {
+            let run = self.get_run(org_id, id).await?;
+            if run.state.is_terminal() || Instant::now() >= deadline {
+                return Ok(run);
+            }
+            // Another node may end the run: look again now and then even without a signal.
+            let tick = tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(500)));
+            tokio::select! {
+                msg = ended.recv() => {
+                    if let Ok(RunEnded { run_id }) = msg && run_id != id {
+                        continue;
+                    }
+                }
+                _ = tick => {}
+            }
+        }
+    }
+
+    pub async fn read_log(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        after: i64,
+        min_level: LogLevel,
+        limit: i64,
+    ) -> Result<(Run, Vec<LogLine>)> {
+        let run = self.get_run(org_id, id).await?;
+        let lines = self
+            .store
+            .read_log(id, after, min_level, limit.clamp(1, 5000))
+            .await?;
+        Ok((run, lines))
+    }
+}

@@ -1,0 +1,151 @@
+//! Finding tasks by any of their ids or names, and the task and connection CRUD behind the APIs.
+
+use super::definitions::{Change, ConnectionSpec, TaskSpec};
+use super::{App, Result, ServiceError};
+use crate::domain::task::DEFAULT_FOLDER;
+use crate::domain::{Connection, Origin, Task, ids};
+use crate::store::TaskFilter;
+use uuid::Uuid;
+
+impl App {
+    /// Finds a task of the org by its UUID, its 20-character IICS id, its 22-character federated
+    /// id, `folder/name`, or its bare name when exactly one folder has a task of that name.
+    pub async fn resolve_task(&self, org_id: Uuid, reference: &str) -> Result<Task> {
+        let r = reference.trim();
+        let not_found = || ServiceError::NotFound(format!("task `{r}` not found"));
+        if r.is_empty() {
+            return Err(ServiceError::Invalid("task: must not be empty".into()));
+        }
+        if let Ok(id) = Uuid::parse_str(r) {
+            return self.store.get_task(org_id, id).await?.ok_or_else(not_found);
+        }
+        if let Some(id) = ids::parse_federated_id(r)
+            && let Some(t) = self.store.get_task(org_id, id).await?
+        {
+            return Ok(t);
+        }
+        if r.len() == 20
+            && let Some(t) = self.store.get_task_by_short_id(org_id, r).await?
+        {
+            return Ok(t);
+        }
+        if let Some((folder, name)) = r.rsplit_once('/') {
+            return self
+                .store
+                .get_task_by_path(org_id, folder, name)
+                .await?
+                .ok_or_else(not_found);
+        }
+        let matches = self
+            .store
+            .list_tasks(
+                org_id,
+                &TaskFilter {
+                    name: Some(r.to_string()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        match matches.len() {
+            0 => Err(not_found()),
+            1 => Ok(matches.into_iter().next().expect("one")),
+            _ => {
+                // The Default folder wins, as IICS resolves a bare task name there.
+                if let Some(t) = matches.iter().find(|t| t.folder == DEFAULT_FOLDER) {
+                    return Ok(t.clone());
+                }
+                let paths: Vec<String> = matches.iter().map(Task::path).collect();
+                Err(ServiceError::Invalid(format!(
+                    "task name `{r}` is ambiguous; use one of {}",
+                    paths.join(", ")
+                )))
+            }
+        }
+    }
+
+    pub async fn list_tasks(&self, org_id: Uuid, filter: &TaskFilter) -> Result<Vec<Task>> {
+        Ok(self.store.list_tasks(org_id, filter).await?)
+    }
+
+    /// Creates a task over the API; an existing task at the same path is a conflict.
+    pub async fn create_task(&self, org_id: Uuid, spec: TaskSpec) -> Result<Task> {
+        if self
+            .store
+            .get_task_by_path(org_id, &spec.folder, &spec.name)
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::Conflict(format!(
+                "a task named `{}` exists in folder `{}`",
+                spec.name, spec.folder
+            )));
+        }
+        let (folder, name) = (spec.folder.clone(), spec.name.clone());
+        self.put_task(org_id, spec, Origin::Api, None).await?;
+        self.resolve_task(org_id, &format!("{folder}/{name}")).await
+    }
+
+    pub async fn update_task(&self, org_id: Uuid, id: Uuid, spec: TaskSpec) -> Result<Task> {
+        self.put_task(org_id, spec, Origin::Api, Some(id)).await?;
+        self.store
+            .get_task(org_id, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("task {id} not found")))
+    }
+
+    pub async fn delete_task(&self, org_id: Uuid, id: Uuid) -> Result<()> {
+        Ok(self.store.delete_task(org_id, id).await?)
+    }
+
+    pub async fn resolve_connection(&self, org_id: Uuid, reference: &str) -> Result<Connection> {
+        let found = match Uuid::parse_str(reference) {
+            Ok(id) => self.store.get_connection(org_id, id).await?,
+            Err(_) => self.store.get_connection_by_name(org_id, reference).await?,
+        };
+        found.ok_or_else(|| ServiceError::NotFound(format!("connection `{reference}` not found")))
+    }
+
+    pub async fn list_connections(&self, org_id: Uuid) -> Result<Vec<Connection>> {
+        Ok(self.store.list_connections(org_id).await?)
+    }
+
+    /// Creates (`existing` None) or replaces a connection over the API.
+    pub async fn save_connection(
+        &self,
+        org_id: Uuid,
+        spec: ConnectionSpec,
+        existing: Option<&Connection>,
+    ) -> Result<Connection> {
+        let name = spec.name.clone();
+        match existing {
+            None => {
+                if self.store.get_connection_by_name(org_id, &name).await?.is_some() {
+                    return Err(ServiceError::Conflict(format!(
+                        "a connection named `{name}` exists"
+                    )));
+                }
+                self.put_connection(org_id, spec, Origin::Api).await?;
+            }
+            Some(old) if old.name != name => {
+                // A rename: the new name must be free, then the old row takes it.
+                if self.store.get_connection_by_name(org_id, &name).await?.is_some() {
+                    return Err(ServiceError::Conflict(format!(
+                        "a connection named `{name}` exists"
+                    )));
+                }
+                let mut renamed = old.clone();
+                renamed.name = name.clone();
+                self.store.update_connection(&renamed).await?;
+                self.put_connection(org_id, spec, Origin::Api).await?;
+            }
+            Some(_) => {
+                let _: Change = self.put_connection(org_id, spec, Origin::Api).await?;
+            }
+        }
+        self.resolve_connection(org_id, &name).await
+    }
+
+    pub async fn delete_connection(&self, org_id: Uuid, id: Uuid) -> Result<()> {
+        Ok(self.store.delete_connection(org_id, id).await?)
+    }
+}

@@ -1,0 +1,123 @@
+//! Domain objects as the native API shows them (also the body of native callbacks).
+
+use super::App;
+use crate::domain::{Connection, Counters, LogLine, Origin, Run, Task};
+use sluice_types::{ConnectionView, CountersView, LogLineView, RunView, TaskView};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub fn task_view(t: &Task) -> TaskView {
+    TaskView {
+        id: t.id,
+        iics_task_id: t.short_id(),
+        federated_id: t.federated_id(),
+        starfish_job_id: t.id,
+        starfish_project_id: t.folder_id(),
+        folder: t.folder.clone(),
+        name: t.name.clone(),
+        path: t.path(),
+        task_type: t.task_type.code().into(),
+        description: t.description.clone(),
+        allow_parallel: t.allow_parallel,
+        parameters: t.parameters.clone(),
+        definition: t.definition.clone(),
+        origin: origin_label(&t.origin),
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    }
+}
+
+fn origin_label(o: &Origin) -> String {
+    match o {
+        Origin::Api => "api".into(),
+        Origin::File { path, root } => format!("file:{root}/{path}"),
+    }
+}
+
+pub fn connection_view(c: &Connection) -> ConnectionView {
+    ConnectionView {
+        id: c.id,
+        name: c.name.clone(),
+        conn_type: c.conn_type.as_str().into(),
+        description: c.description.clone(),
+        config: serde_json::to_value(c.config.redacted()).unwrap_or_default(),
+        origin: origin_label(&c.origin),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
+}
+
+pub fn counters_view(c: &Counters) -> CountersView {
+    CountersView {
+        source_rows_read: c.source_rows_read,
+        source_rows_failed: c.source_rows_failed,
+        target_rows_written: c.target_rows_written,
+        target_rows_failed: c.target_rows_failed,
+        inserts: c.inserts,
+        updates: c.updates,
+        deletes: c.deletes,
+        skipped: c.skipped,
+    }
+}
+
+/// `task` names the run's task; a deleted task shows as `(deleted)`.
+pub fn run_view(r: &Run, task: Option<(&str, &str)>) -> RunView {
+    let (path, ty) = task.unwrap_or(("(deleted)", ""));
+    RunView {
+        id: r.id,
+        run_number: r.run_number,
+        external_id: r.external_id.clone(),
+        task_id: r.task_id,
+        task_path: path.into(),
+        task_type: ty.into(),
+        state: r.state.as_str().into(),
+        finished: r.state.is_terminal(),
+        trigger: r.trigger.as_str().into(),
+        started_by: r.started_by.clone(),
+        parameters: r.parameters.clone(),
+        callback_url: r.callback_url.clone(),
+        stop_mode: r.stop_mode.map(|m| m.as_str().into()),
+        stopped_by: r.stopped_by.clone(),
+        error: r.error.clone(),
+        counters: counters_view(&r.counters),
+        created_at: r.created_at,
+        started_at: r.started_at,
+        ended_at: r.ended_at,
+    }
+}
+
+pub fn log_line_view(l: &LogLine) -> LogLineView {
+    LogLineView {
+        seq: l.seq,
+        at: l.at,
+        level: l.level.as_str().into(),
+        message: l.message.clone(),
+    }
+}
+
+impl App {
+    /// Views of runs, with their tasks looked up once each.
+    pub async fn run_views(&self, runs: &[Run]) -> Vec<RunView> {
+        let mut tasks: HashMap<Uuid, Option<(String, String)>> = HashMap::new();
+        let mut out = Vec::with_capacity(runs.len());
+        for r in runs {
+            if !tasks.contains_key(&r.task_id) {
+                let t = self.store.get_task(r.org_id, r.task_id).await.ok().flatten();
+                tasks.insert(
+                    r.task_id,
+                    t.map(|t| (t.path(), t.task_type.code().to_string())),
+                );
+            }
+            let t = tasks[&r.task_id].as_ref();
+            out.push(run_view(r, t.map(|(p, ty)| (p.as_str(), ty.as_str()))));
+        }
+        out
+    }
+
+    pub async fn run_view(&self, run: &Run) -> RunView {
+        self.run_views(std::slice::from_ref(run))
+            .await
+            .pop()
+            .expect("one view per run")
+    }
+}

@@ -1,0 +1,228 @@
+//! Persistence: one [`Store`] trait, implemented on SQLite (the embedded default) and checked by one
+//! conformance suite that every implementation runs.
+//!
+//! The store owns the atomic parts of the run lifecycle: numbering runs, refusing a second active
+//! run of a task that may not run in parallel, claiming queued runs, leases and their expiry, and
+//! writing a run's end together with its callback in one transaction.
+
+pub mod conformance;
+mod sqlite;
+mod sqlite_rows;
+
+pub use sqlite::SqliteStore;
+
+use crate::domain::{
+    Connection, Counters, LogLevel, LogLine, NewRun, Org, Run, RunEvent, RunState, StopMode, Task,
+    TaskType, User,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use uuid::Uuid;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The write conflicts with what is stored (duplicate name, active run, ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// The run is not in a state where this can happen.
+    #[error(transparent)]
+    Transition(#[from] crate::domain::run::TransitionError),
+    #[error("store: {0}")]
+    Backend(#[from] sqlx::Error),
+    #[error("store: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store: corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Filters for listing runs; all optional, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub task_id: Option<Uuid>,
+    pub states: Vec<RunState>,
+    /// Only runs created before this run (for paging backwards).
+    pub before: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Filters for listing tasks.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub folder: Option<String>,
+    pub name: Option<String>,
+    pub task_type: Option<TaskType>,
+}
+
+/// What a worker learns from renewing a lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// False when the lease was lost (expired and resolved elsewhere): the worker must abandon
+    /// the run without writing to it.
+    pub held: bool,
+    pub stop: Option<StopMode>,
+}
+
+/// How a claimed run ended.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    /// `Finish(outcome)`, `Halted` or `Fail`.
+    pub event: RunEvent,
+    pub error: Option<String>,
+    pub counters: Counters,
+}
+
+/// A callback waiting for delivery (the outbox).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Callback {
+    pub id: Uuid,
+    pub run_id: Uuid,
+    pub url: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Delivered,
+    /// Try again at this time.
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    /// Out of attempts: the failure stays visible on the callback row and in the run's log.
+    GiveUp {
+        error: String,
+    },
+}
+
+/// A new log line, before the store numbers it.
+#[derive(Debug, Clone)]
+pub struct NewLogLine {
+    pub at: DateTime<Utc>,
+    pub level: LogLevel,
+    pub message: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- identity -------------------------------------------------------------------------
+    /// The org with this name, created when missing.
+    async fn ensure_org(&self, id: Uuid, name: &str) -> Result<Org>;
+    async fn create_org(&self, name: &str) -> Result<Org>;
+    async fn list_orgs(&self) -> Result<Vec<Org>>;
+    async fn create_user(
+        &self,
+        org_id: Uuid,
+        username: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<User>;
+    async fn set_password(&self, user_id: Uuid, password_hash: &str) -> Result<()>;
+    /// A user and their password hash, by user name (user names are global: login takes no org).
+    async fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>>;
+    async fn list_users(&self, org_id: Uuid) -> Result<Vec<User>>;
+    async fn create_token(
+        &self,
+        user_id: Uuid,
+        token_hash: &str,
+        name: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// The user a token belongs to, if it exists and has not expired.
+    async fn user_for_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
+
+    // --- tasks ----------------------------------------------------------------------------
+    /// Creates a task; a task with the same org, folder and name is a conflict.
+    async fn create_task(&self, task: &Task) -> Result<()>;
+    /// Replaces a task's definition (by id).
+    async fn update_task(&self, task: &Task) -> Result<()>;
+    async fn delete_task(&self, org_id: Uuid, id: Uuid) -> Result<()>;
+    async fn get_task(&self, org_id: Uuid, id: Uuid) -> Result<Option<Task>>;
+    async fn get_task_by_short_id(&self, org_id: Uuid, short_id: &str) -> Result<Option<Task>>;
+    async fn get_task_by_path(&self, org_id: Uuid, folder: &str, name: &str)
+    -> Result<Option<Task>>;
+    async fn list_tasks(&self, org_id: Uuid, filter: &TaskFilter) -> Result<Vec<Task>>;
+
+    // --- connections ----------------------------------------------------------------------
+    async fn create_connection(&self, conn: &Connection) -> Result<()>;
+    async fn update_connection(&self, conn: &Connection) -> Result<()>;
+    async fn delete_connection(&self, org_id: Uuid, id: Uuid) -> Result<()>;
+    async fn get_connection(&self, org_id: Uuid, id: Uuid) -> Result<Option<Connection>>;
+    async fn get_connection_by_name(&self, org_id: Uuid, name: &str) -> Result<Option<Connection>>;
+    async fn list_connections(&self, org_id: Uuid) -> Result<Vec<Connection>>;
+
+    // --- runs -----------------------------------------------------------------------------
+    /// Queues a run of `task`, numbering it. Refuses (Conflict) a run of a task that may not run
+    /// in parallel while another of its runs is active, and an external id already used in the org.
+    async fn create_run(&self, task: &Task, new: NewRun) -> Result<Run>;
+    async fn get_run(&self, org_id: Uuid, id: Uuid) -> Result<Option<Run>>;
+    /// A run whatever its org (for internal use: callbacks, workers).
+    async fn get_run_any_org(&self, id: Uuid) -> Result<Option<Run>>;
+    async fn get_run_by_external_id(&self, org_id: Uuid, external_id: &str) -> Result<Option<Run>>;
+    async fn get_run_by_number(&self, task_id: Uuid, run_number: i64) -> Result<Option<Run>>;
+    async fn list_runs(&self, org_id: Uuid, filter: &RunFilter) -> Result<Vec<Run>>;
+    /// Atomically moves the oldest queued run to `starting`, held by `node` for `lease`.
+    async fn claim_run(&self, node: &str, lease: Duration) -> Result<Option<Run>>;
+    /// `starting` to `running`.
+    async fn begin_run(&self, id: Uuid, node: &str) -> Result<Run>;
+    /// Renews the lease and saves the counters so far.
+    async fn heartbeat(
+        &self,
+        id: Uuid,
+        node: &str,
+        lease: Duration,
+        counters: Counters,
+    ) -> Result<Heartbeat>;
+    /// Asks a run to stop. A queued run ends `stopped` at once; a claimed one becomes `stopping`
+    /// and its worker brings it to a halt.
+    async fn request_stop(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        mode: StopMode,
+        by: &str,
+    ) -> Result<Run>;
+    /// Ends a claimed run held by `node`, and queues its callback (if any) in the same transaction.
+    /// The callback's body is made when it is delivered, from the ended run.
+    async fn finish_run(
+        &self,
+        id: Uuid,
+        node: &str,
+        end: RunEnd,
+    ) -> Result<Run>;
+    /// Fails every claimed run whose lease expired before `now`, or (with `node`) that `node`
+    /// holds, whatever its lease: a restarted node's old runs are dead. Their callbacks are queued.
+    async fn resolve_lost_runs(
+        &self,
+        now: DateTime<Utc>,
+        node: Option<&str>,
+        reason: &str,
+    ) -> Result<Vec<Run>>;
+
+    // --- logs -----------------------------------------------------------------------------
+    async fn append_log(&self, run_id: Uuid, lines: &[NewLogLine]) -> Result<()>;
+    /// Lines after `after_seq` at `min_level` or above, oldest first.
+    async fn read_log(
+        &self,
+        run_id: Uuid,
+        after_seq: i64,
+        min_level: LogLevel,
+        limit: i64,
+    ) -> Result<Vec<LogLine>>;
+
+    // --- callbacks ------------------------------------------------------------------------
+    /// Callbacks due at `now`, oldest first.
+    async fn due_callbacks(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Callback>>;
+    /// The earliest time a pending callback is due, if any.
+    async fn next_callback_due(&self) -> Result<Option<DateTime<Utc>>>;
+    async fn record_delivery(&self, id: Uuid, delivery: Delivery) -> Result<()>;
+    /// Callbacks of a run with their state (`pending`, `delivered`, `failed`) and last error.
+    async fn run_callbacks(&self, run_id: Uuid) -> Result<Vec<(Callback, String, Option<String>)>>;
+}

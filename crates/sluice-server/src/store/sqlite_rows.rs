@@ -1,0 +1,153 @@
+//! Conversions between SQLite rows and domain types.
+
+use super::{Callback, Result, StoreError};
+use crate::domain::{
+    Connection, Counters, LogLevel, LogLine, Org, Run, RunState, StopMode, Task, Trigger, User,
+};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+pub(super) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(super) fn from_micros(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(v).unwrap_or_default()
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+pub(super) fn uuid(row: &SqliteRow, col: &str) -> Result<Uuid> {
+    let s: String = row.try_get(col)?;
+    Uuid::parse_str(&s).map_err(|e| corrupt(col, e))
+}
+
+fn json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T> {
+    let s: String = row.try_get(col)?;
+    serde_json::from_str(&s).map_err(|e| corrupt(col, e))
+}
+
+fn parsed<T: std::str::FromStr<Err = String>>(row: &SqliteRow, col: &str) -> Result<T> {
+    let s: String = row.try_get(col)?;
+    s.parse().map_err(|e: String| corrupt(col, e))
+}
+
+fn opt_time(row: &SqliteRow, col: &str) -> Result<Option<DateTime<Utc>>> {
+    Ok(row.try_get::<Option<i64>, _>(col)?.map(from_micros))
+}
+
+pub(super) fn org(row: &SqliteRow) -> Result<Org> {
+    Ok(Org {
+        id: uuid(row, "id")?,
+        name: row.try_get("name")?,
+        created_at: from_micros(row.try_get("created_at")?),
+    })
+}
+
+pub(super) fn user(row: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: uuid(row, "id")?,
+        org_id: uuid(row, "org_id")?,
+        username: row.try_get("username")?,
+        is_admin: row.try_get("is_admin")?,
+        created_at: from_micros(row.try_get("created_at")?),
+    })
+}
+
+pub(super) fn task(row: &SqliteRow) -> Result<Task> {
+    Ok(Task {
+        id: uuid(row, "id")?,
+        org_id: uuid(row, "org_id")?,
+        folder: row.try_get("folder")?,
+        name: row.try_get("name")?,
+        task_type: parsed(row, "task_type")?,
+        description: row.try_get("description")?,
+        allow_parallel: row.try_get("allow_parallel")?,
+        parameters: json(row, "parameters")?,
+        definition: json(row, "definition")?,
+        origin: json(row, "origin")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
+}
+
+pub(super) fn connection(row: &SqliteRow) -> Result<Connection> {
+    Ok(Connection {
+        id: uuid(row, "id")?,
+        org_id: uuid(row, "org_id")?,
+        name: row.try_get("name")?,
+        conn_type: parsed(row, "conn_type")?,
+        description: row.try_get("description")?,
+        config: json(row, "config")?,
+        origin: json(row, "origin")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
+}
+
+pub(super) fn run(row: &SqliteRow) -> Result<Run> {
+    let count = |col: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(col)?.max(0) as u64) };
+    let stop_mode: Option<String> = row.try_get("stop_mode")?;
+    Ok(Run {
+        id: uuid(row, "id")?,
+        org_id: uuid(row, "org_id")?,
+        task_id: uuid(row, "task_id")?,
+        run_number: row.try_get("run_number")?,
+        external_id: row.try_get("external_id")?,
+        trigger: parsed::<Trigger>(row, "trigger")?,
+        started_by: row.try_get("started_by")?,
+        parameters: json(row, "parameters")?,
+        callback_url: row.try_get("callback_url")?,
+        state: parsed::<RunState>(row, "state")?,
+        stop_mode: stop_mode
+            .map(|m| m.parse::<StopMode>())
+            .transpose()
+            .map_err(|e| corrupt("stop_mode", e))?,
+        stopped_by: row.try_get("stopped_by")?,
+        error: row.try_get("error")?,
+        counters: Counters {
+            source_rows_read: count("source_rows_read")?,
+            source_rows_failed: count("source_rows_failed")?,
+            target_rows_written: count("target_rows_written")?,
+            target_rows_failed: count("target_rows_failed")?,
+            inserts: count("inserts")?,
+            updates: count("updates")?,
+            deletes: count("deletes")?,
+            skipped: count("skipped")?,
+        },
+        created_at: from_micros(row.try_get("created_at")?),
+        started_at: opt_time(row, "started_at")?,
+        ended_at: opt_time(row, "ended_at")?,
+        lease_owner: row.try_get("lease_owner")?,
+        lease_expires_at: opt_time(row, "lease_expires_at")?,
+    })
+}
+
+pub(super) fn log_line(row: &SqliteRow) -> Result<LogLine> {
+    Ok(LogLine {
+        seq: row.try_get("seq")?,
+        at: from_micros(row.try_get("at")?),
+        level: LogLevel::from_number(row.try_get("level")?),
+        message: row.try_get("message")?,
+    })
+}
+
+pub(super) fn callback(row: &SqliteRow) -> Result<Callback> {
+    Ok(Callback {
+        id: uuid(row, "id")?,
+        run_id: uuid(row, "run_id")?,
+        url: row.try_get("url")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: from_micros(row.try_get("next_attempt_at")?),
+        created_at: from_micros(row.try_get("created_at")?),
+    })
+}
+
+/// Whether an sqlx error is a unique-constraint violation.
+pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

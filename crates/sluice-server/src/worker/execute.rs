@@ -1,0 +1,298 @@
+//! Executing one claimed run: prepare its context, begin it, keep its lease alive, drain its log,
+//! run the engine, and record how it ended.
+
+use super::{Worker, WorkerHandle};
+use crate::domain::{LogLevel, Outcome, Run, RunEvent, StopMode, Task};
+use crate::engine::{self, EngineError, LiveCounters, RunContext, RunLog, StopSignal};
+use crate::service::RunEnded;
+use crate::service::definitions::base_dir;
+use crate::store::{NewLogLine, RunEnd};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How often buffered log lines are written.
+const LOG_FLUSH: Duration = Duration::from_millis(200);
+
+impl Worker {
+    pub(super) async fn execute(&self, run: Run, h: &WorkerHandle) {
+        let run_id = run.id;
+        let signal = StopSignal::default();
+        h.running
+            .lock()
+            .expect("not poisoned")
+            .insert(run_id, signal.clone());
+        let (log, rx) = RunLog::new();
+        let log_done = CancellationToken::new();
+        let drain = tokio::spawn(drain_log(
+            self.store.clone(),
+            run_id,
+            rx,
+            log_done.clone(),
+        ));
+        let counters = Arc::new(LiveCounters::default());
+
+        let end = self.drive(&run, signal.clone(), log.clone(), counters.clone()).await;
+
+        drop(log);
+        log_done.cancel();
+        let _ = drain.await;
+        h.running.lock().expect("not poisoned").remove(&run_id);
+        if let Some(end) = end {
+            match self.store.finish_run(run_id, &self.node, end).await {
+                Ok(_) => {}
+                Err(e) => tracing::error!(run = %run_id, error = %e, "recording a run's end failed"),
+            }
+        }
+        let _ = self.ended.send(RunEnded { run_id });
+        h.wake_notifier();
+    }
+
+    /// Runs the task; answers how the run ended, or None when the lease was lost (another node
+    /// resolved the run and this one must not write to it).
+    async fn drive(
+        &self,
+        run: &Run,
+        signal: StopSignal,
+        log: RunLog,
+        counters: Arc<LiveCounters>,
+    ) -> Option<RunEnd> {
+        let fail = |msg: String, counters: &LiveCounters| {
+            Some(RunEnd {
+                event: RunEvent::Fail,
+                error: Some(msg),
+                counters: counters.snapshot(),
+            })
+        };
+        let task = match self.store.get_task(run.org_id, run.task_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return fail("The task was deleted before the run started.".into(), &counters),
+            Err(e) => return fail(format!("Loading the task failed: {e}"), &counters),
+        };
+        let ctx = match self.context(run, &task, signal.clone(), log.clone(), counters.clone()).await {
+            Ok(ctx) => ctx,
+            Err(msg) => {
+                log.error(&msg);
+                return fail(msg, &counters);
+            }
+        };
+        match self.store.begin_run(run.id, &self.node).await {
+            Ok(r) => {
+                if let Some(mode) = r.stop_mode {
+                    apply_stop(&signal, mode);
+                }
+            }
+            Err(e) => return fail(format!("Starting the run failed: {e}"), &counters),
+        }
+        log.info(format!(
+            "Run {} of {} `{}` started on node {} by {}",
+            run.run_number,
+            task.task_type,
+            task.path(),
+            self.node,
+            run.started_by
+        ));
+
+        let lost = CancellationToken::new();
+        let beat = tokio::spawn(heartbeat(
+            self.clone_parts(),
+            run.id,
+            counters.clone(),
+            signal.clone(),
+            lost.clone(),
+        ));
+        let started = Instant::now();
+        let result = engine::run_task(&task, &ctx).await;
+        beat.abort();
+        if lost.is_cancelled() {
+            log.error("The lease on this run was lost; its result is not recorded here.");
+            return None;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let c = counters.snapshot();
+        let (event, error) = match result {
+            Ok(Outcome::Completed) => (RunEvent::Finish(Outcome::Completed), None),
+            Ok(Outcome::CompletedWithErrors) => (
+                RunEvent::Finish(Outcome::CompletedWithErrors),
+                Some(format!(
+                    "{} source rows and {} target rows failed; see the log",
+                    c.source_rows_failed, c.target_rows_failed
+                )),
+            ),
+            Ok(Outcome::Failed) => (RunEvent::Finish(Outcome::Failed), Some("The task failed; see the log".into())),
+            Err(EngineError::Stopped) => {
+                let mut current = self.store.get_run(run.org_id, run.id).await.ok().flatten();
+                // A shutdown stops runs without a stop request in the store: record one, as a
+                // halt is only valid from `stopping`.
+                if current.as_ref().is_some_and(|r| r.state != crate::domain::RunState::Stopping) {
+                    current = self
+                        .store
+                        .request_stop(run.org_id, run.id, StopMode::Graceful, "the server (shutting down)")
+                        .await
+                        .ok();
+                }
+                let by = current
+                    .as_ref()
+                    .and_then(|r| r.stopped_by.clone())
+                    .unwrap_or_else(|| "the server (shutting down)".into());
+                let mode = current
+                    .and_then(|r| r.stop_mode)
+                    .unwrap_or(StopMode::Graceful);
+                let msg = format!("Stopped ({}) by {by}; the target was left unchanged", mode.as_str());
+                (RunEvent::Halted, Some(msg))
+            }
+            Err(e) => (RunEvent::Finish(Outcome::Failed), Some(e.to_string())),
+        };
+        let level = if error.is_some() { LogLevel::Warn } else { LogLevel::Info };
+        log.log(
+            level,
+            format!(
+                "Run ended after {elapsed:.3}s: read {} rows ({} failed), wrote {} rows{}",
+                c.source_rows_read,
+                c.source_rows_failed,
+                c.target_rows_written,
+                error.as_deref().map(|e| format!("; {e}")).unwrap_or_default()
+            ),
+        );
+        Some(RunEnd {
+            event,
+            error,
+            counters: c,
+        })
+    }
+
+    async fn context(
+        &self,
+        run: &Run,
+        task: &Task,
+        stop: StopSignal,
+        log: RunLog,
+        counters: Arc<LiveCounters>,
+    ) -> Result<RunContext, String> {
+        let mut params: BTreeMap<String, String> = task.parameters.clone();
+        params.extend(run.parameters.clone());
+        let builtins = [
+            ("sluice.data_dir", self.data_dir.display().to_string()),
+            ("sluice.run_id", run.id.to_string()),
+            ("sluice.run_number", run.run_number.to_string()),
+            ("sluice.task_name", task.name.clone()),
+            ("sluice.task_folder", task.folder.clone()),
+            ("sluice.date", chrono::Utc::now().format("%Y-%m-%d").to_string()),
+        ];
+        for (k, v) in builtins {
+            params.insert(k.into(), v);
+        }
+        let mut file_roots = BTreeMap::new();
+        let conns = self
+            .store
+            .list_connections(run.org_id)
+            .await
+            .map_err(|e| format!("Loading connections failed: {e}"))?;
+        for c in conns {
+            if c.conn_type == crate::domain::ConnectionType::Files
+                && let Some(p) = &c.config.path
+            {
+                file_roots.insert(c.name.clone(), std::path::PathBuf::from(p));
+            }
+        }
+        Ok(RunContext {
+            run_id: run.id,
+            params,
+            base_dir: base_dir(task, &self.data_dir),
+            file_roots,
+            counters,
+            log,
+            stop,
+            batch_size: self.config.batch_size.max(1),
+        })
+    }
+
+    fn clone_parts(&self) -> Beat {
+        Beat {
+            store: self.store.clone(),
+            node: self.node.clone(),
+            lease: self.config.lease(),
+            every: self.config.heartbeat(),
+        }
+    }
+}
+
+fn apply_stop(signal: &StopSignal, mode: StopMode) {
+    signal.graceful.cancel();
+    if mode == StopMode::Immediate {
+        signal.immediate.cancel();
+    }
+}
+
+struct Beat {
+    store: Arc<dyn crate::store::Store>,
+    node: String,
+    lease: Duration,
+    every: Duration,
+}
+
+/// Renews the lease and saves counters every beat; passes on stops asked for through the store
+/// (possibly on another node); on a lost lease, stops the run at once.
+async fn heartbeat(
+    b: Beat,
+    run_id: uuid::Uuid,
+    counters: Arc<LiveCounters>,
+    signal: StopSignal,
+    lost: CancellationToken,
+) {
+    loop {
+        tokio::time::sleep(b.every).await;
+        match b
+            .store
+            .heartbeat(run_id, &b.node, b.lease, counters.snapshot())
+            .await
+        {
+            Ok(hb) if !hb.held => {
+                lost.cancel();
+                signal.immediate.cancel();
+                signal.graceful.cancel();
+                return;
+            }
+            Ok(hb) => {
+                if let Some(mode) = hb.stop {
+                    apply_stop(&signal, mode);
+                }
+            }
+            // A failed beat is retried at the next; the lease outlives several beats.
+            Err(e) => tracing::warn!(run = %run_id, error = %e, "heartbeat failed"),
+        }
+    }
+}
+
+/// Writes log lines in batches until the run is over and the channel is drained.
+async fn drain_log(
+    store: Arc<dyn crate::store::Store>,
+    run_id: uuid::Uuid,
+    mut rx: mpsc::UnboundedReceiver<NewLogLine>,
+    done: CancellationToken,
+) {
+    let mut buf = Vec::new();
+    loop {
+        let finished = tokio::select! {
+            n = rx.recv_many(&mut buf, 1000) => n == 0,
+            _ = tokio::time::sleep(LOG_FLUSH) => false,
+            _ = done.cancelled() => {
+                while let Ok(line) = rx.try_recv() {
+                    buf.push(line);
+                }
+                true
+            }
+        };
+        if !buf.is_empty() {
+            if let Err(e) = store.append_log(run_id, &buf).await {
+                tracing::warn!(run = %run_id, error = %e, "writing run log failed");
+            }
+            buf.clear();
+        }
+        if finished {
+            return;
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The worker: claims queued runs up to the configured concurrency, runs each under a lease kept
+//! alive by heartbeats, passes stops on to the engine, and resolves runs whose worker died.
+
+mod execute;
+
+use crate::config::WorkerConfig;
+use crate::domain::StopMode;
+use crate::engine::StopSignal;
+use crate::service::RunEnded;
+use crate::store::Store;
+use chrono::Utc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+/// Why a run whose worker vanished failed.
+pub const LOST_REASON: &str =
+    "The run was interrupted: the Sluice node running it stopped (crash, kill or lost lease) before it finished";
+
+/// Cheap to clone; shared by the API (to wake the worker and pass stops on) and the server.
+#[derive(Clone)]
+pub struct WorkerHandle {
+    wake: Arc<Notify>,
+    notifier: Arc<Notify>,
+    running: Arc<Mutex<HashMap<Uuid, StopSignal>>>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl WorkerHandle {
+    /// A run was queued: look now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// A callback was queued.
+    pub fn wake_notifier(&self) {
+        self.notifier.notify_one();
+    }
+
+    pub fn notifier_signal(&self) -> Arc<Notify> {
+        self.notifier.clone()
+    }
+
+    /// Passes a stop to a run this node executes (other nodes learn it at their next heartbeat).
+    pub fn signal_stop(&self, run_id: Uuid, mode: StopMode) {
+        if let Some(signal) = self.running.lock().expect("not poisoned").get(&run_id) {
+            signal.graceful.cancel();
+            if mode == StopMode::Immediate {
+                signal.immediate.cancel();
+            }
+        }
+    }
+
+    /// Runs executing on this node.
+    pub fn running(&self) -> Vec<Uuid> {
+        self.running.lock().expect("not poisoned").keys().copied().collect()
+    }
+}
+
+/// Everything a worker needs.
+pub struct Worker {
+    pub store: Arc<dyn Store>,
+    pub config: WorkerConfig,
+    pub node: String,
+    pub data_dir: PathBuf,
+    pub ended: broadcast::Sender<RunEnded>,
+}
+
+impl Worker {
+    /// Starts the claim loop and the lease reaper; returns the handle.
+    pub fn spawn(self) -> WorkerHandle {
+        let handle = WorkerHandle {
+            wake: Arc::new(Notify::new()),
+            notifier: Arc::new(Notify::new()),
+            running: Arc::default(),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        };
+        let worker = Arc::new(self);
+        let h = handle.clone();
+        let w = worker.clone();
+        handle.tracker.spawn(async move { w.claim_loop(h).await });
+        let h = handle.clone();
+        handle.tracker.spawn(async move { worker.reap_loop(h).await });
+        handle
+    }
+
+    async fn claim_loop(self: Arc<Self>, h: WorkerHandle) {
+        let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        loop {
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => p.expect("never closed"),
+                _ = h.shutdown.cancelled() => return,
+            };
+            match self.store.claim_run(&self.node, self.config.lease()).await {
+                Ok(Some(run)) => {
+                    let (w, h2) = (self.clone(), h.clone());
+                    h.tracker.spawn(async move {
+                        w.execute(run, &h2).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::select! {
+                        _ = h.wake.notified() => {}
+                        _ = tokio::time::sleep(self.config.poll()) => {}
+                        _ = h.shutdown.cancelled() => return,
+                    }
+                }
+                Err(e) => {
+                    drop(permit);
+                    tracing::error!(error = %e, "claiming a run failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = h.shutdown.cancelled() => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fails runs whose lease expired (their node died without saying so).
+    async fn reap_loop(self: Arc<Self>, h: WorkerHandle) {
+        let every = self.config.lease() / 2;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = h.shutdown.cancelled() => return,
+            }
+            self.resolve_lost(None, &h).await;
+        }
+    }
+
+    /// Resolves lost runs; with `node`, also every run that node holds (used at start-up, when
+    /// this node's earlier life cannot be running anything any more).
+    pub async fn resolve_lost(&self, node: Option<&str>, h: &WorkerHandle) {
+        match self.store.resolve_lost_runs(Utc::now(), node, LOST_REASON).await {
+            Ok(runs) => {
+                for run in runs {
+                    tracing::warn!(run = %run.id, "resolved a run whose node was lost");
+                    let _ = self.ended.send(RunEnded { run_id: run.id });
+                }
+                h.wake_notifier();
+            }
+            Err(e) => tracing::error!(error = %e, "resolving lost runs failed"),
+        }
+    }
+}
+
+impl WorkerHandle {
+    /// Stops claiming, asks running runs to stop gracefully, waits up to `grace`, then stops the
+    /// rest immediately and waits a little more. Runs still going after that keep their lease and
+    /// are resolved when the node starts again.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        let signals: Vec<StopSignal> = self
+            .running
+            .lock()
+            .expect("not poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for s in &signals {
+            s.graceful.cancel();
+        }
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+            for s in &signals {
+                s.immediate.cancel();
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
+        }
+    }
+}

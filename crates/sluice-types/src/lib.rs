@@ -1,0 +1,282 @@
+//! Request and response bodies of Sluice's native API (`/api/v1`), shared by the server, which
+//! produces them, and the CLI, which consumes them. Field names are the API's contract.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Every error answer: a stable machine-readable `code` and a message for people.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable: `invalid_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// `task_running`, `invalid_definition`, `internal`, ...
+    pub code: String,
+    pub message: String,
+}
+
+// --- auth ----------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub user: UserView,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewToken {
+    /// A label for the token (e.g. the script that uses it).
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub username: String,
+    pub org_id: Uuid,
+    pub org_name: String,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    /// The org's name; defaults to the caller's org. Only the default org's admins may name another.
+    #[serde(default)]
+    pub org: Option<String>,
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewOrg {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrgView {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+// --- tasks ---------------------------------------------------------------------------------------
+
+/// A task with its ids in every format the compatibility APIs use.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    /// The task's one stable id.
+    pub id: Uuid,
+    /// 20-character IICS-style task id (`taskId`).
+    pub iics_task_id: String,
+    /// 22-character IICS federated id (`taskFederatedId`).
+    pub federated_id: String,
+    /// Starfish job GUID (`jobID`).
+    pub starfish_job_id: Uuid,
+    /// Starfish project GUID (`projectID`): the task's folder.
+    pub starfish_project_id: Uuid,
+    pub folder: String,
+    pub name: String,
+    /// `folder/name`.
+    pub path: String,
+    /// IICS type code: MTT, DSS, DRS, DMASK, PCS, WORKFLOW, CODE.
+    #[serde(rename = "type")]
+    pub task_type: String,
+    pub description: String,
+    pub allow_parallel: bool,
+    /// Default parameter values.
+    pub parameters: BTreeMap<String, String>,
+    /// The type-specific definition.
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+    /// `api`, or the definition file it was loaded from.
+    pub origin: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A task to create or replace.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskInput {
+    /// Defaults to `Default`.
+    #[serde(default)]
+    pub folder: Option<String>,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub task_type: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub allow_parallel: Option<bool>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+}
+
+// --- connections ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConnectionView {
+    pub id: Uuid,
+    pub name: String,
+    /// files, postgres, mysql, sqlite.
+    #[serde(rename = "type")]
+    pub conn_type: String,
+    pub description: String,
+    /// Settings; a literal secret shows as `***`, an environment reference as `{"env": NAME}`.
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+    pub origin: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionInput {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub conn_type: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+}
+
+// --- definitions ---------------------------------------------------------------------------------
+
+/// A set of definition files, as in a definitions directory.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+pub struct DefinitionBundle {
+    pub files: Vec<DefinitionFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DefinitionFile {
+    /// Relative path, `/`-separated: the folder path, then `<name>.toml`.
+    pub path: String,
+    pub content: String,
+}
+
+/// What applying a bundle did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+pub struct ApplyReport {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// One line per problem: `<file>: <field>: <message>`.
+    pub errors: Vec<String>,
+}
+
+// --- runs ----------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StartRun {
+    /// The task: its id (any format), `folder/name`, or its name when that is unique.
+    pub task: String,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// POSTed the run's final state when it ends; retried until it answers 200.
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    /// Your own id for the run, unique in your org; starting again with the same id and the same
+    /// request returns the existing run.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// `api` (default) or `cli`.
+    #[serde(default)]
+    pub trigger: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StopRun {
+    /// `graceful` (default: finish the current batch, leave the target consistent) or `immediate`.
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, Default, PartialEq, Eq)]
+pub struct CountersView {
+    pub source_rows_read: u64,
+    pub source_rows_failed: u64,
+    pub target_rows_written: u64,
+    pub target_rows_failed: u64,
+    pub inserts: u64,
+    pub updates: u64,
+    pub deletes: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunView {
+    pub id: Uuid,
+    /// Counts the task's runs from 1 (IICS `runId`).
+    pub run_number: i64,
+    pub external_id: Option<String>,
+    pub task_id: Uuid,
+    pub task_path: String,
+    #[serde(rename = "task_type")]
+    pub task_type: String,
+    /// queued, starting, running, stopping, completed, completed_with_errors, failed, stopped.
+    pub state: String,
+    /// Whether the state is final.
+    pub finished: bool,
+    /// api, cli, schedule, taskflow.
+    pub trigger: String,
+    pub started_by: String,
+    pub parameters: BTreeMap<String, String>,
+    pub callback_url: Option<String>,
+    pub stop_mode: Option<String>,
+    pub stopped_by: Option<String>,
+    pub error: Option<String>,
+    pub counters: CountersView,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunList {
+    pub runs: Vec<RunView>,
+    /// Pass as `before` to get the next (older) page; absent on the last page.
+    pub next_before: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LogLineView {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    /// debug, info, warn, error.
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LogPage {
+    pub lines: Vec<LogLineView>,
+    /// Pass as `after` to read on from here.
+    pub next_after: i64,
+    /// Whether the run has ended (so no line will follow the last one).
+    pub finished: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}

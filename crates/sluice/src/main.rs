@@ -1,0 +1,24 @@
+//! The `sluice` binary: parses the command line, sets up logging and hands over to [`cli`], which
+//! runs the server (`sluice serve`) or talks to one over the native HTTP API.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_tracing();
+    cli::dispatch(args).await
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `sluice` binary on a random port with a fresh data directory, driven
+//! over real HTTP (and through the real CLI), reading real files.
+
+mod auth;
+mod bad_input;
+mod callbacks;
+mod cli;
+mod crash;
+mod mapping;
+mod runs;
+mod support;
