@@ -48,7 +48,10 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
             .await
             .context("opening the store")?,
     );
-    let default_org = store.ensure_org(ids::default_org_id(), DEFAULT_ORG).await?.id;
+    let default_org = store
+        .ensure_org(ids::default_org_id(), DEFAULT_ORG)
+        .await?
+        .id;
     let (ended, _) = broadcast::channel(1024);
     let worker = Worker {
         store: store.clone(),
@@ -67,7 +70,10 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         )
         .await?;
     if !resolved.is_empty() {
-        tracing::warn!(count = resolved.len(), "resolved runs interrupted by the last stop");
+        tracing::warn!(
+            count = resolved.len(),
+            "resolved runs interrupted by the last stop"
+        );
     }
     let worker = worker.spawn();
     let app = App {

@@ -5,7 +5,9 @@ use sluice_server::store::{SqliteStore, conformance};
 #[tokio::test]
 async fn sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("sluice.db")).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("sluice.db"))
+        .await
+        .unwrap();
     conformance::run_all(&store).await;
 }
 
@@ -21,5 +23,8 @@ async fn sqlite_store_survives_reopening() {
     let store = SqliteStore::open(&path).await.unwrap();
     use sluice_server::store::Store;
     let orgs = store.list_orgs().await.unwrap();
-    assert!(orgs.iter().any(|o| o.id == org.id), "migrations re-run cleanly; data kept");
+    assert!(
+        orgs.iter().any(|o| o.id == org.id),
+        "migrations re-run cleanly; data kept"
+    );
 }

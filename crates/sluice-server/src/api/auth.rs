@@ -44,7 +44,8 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let (token, who) = app.login(&req.username, &req.password).await?;
-    let expires_at = Some(chrono::Utc::now() + chrono::Duration::hours(app.config.session_hours as i64));
+    let expires_at =
+        Some(chrono::Utc::now() + chrono::Duration::hours(app.config.session_hours as i64));
     Ok(Json(LoginResponse {
         token,
         expires_at,
@@ -80,7 +81,9 @@ pub async fn me(Auth(who): Auth) -> Json<UserView> {
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Vec<OrgView>)))]
 pub async fn list_orgs(State(app): State<App>, Auth(who): Auth) -> ApiResult<Json<Vec<OrgView>>> {
-    Ok(Json(app.list_orgs(&who).await?.iter().map(org_view).collect()))
+    Ok(Json(
+        app.list_orgs(&who).await?.iter().map(org_view).collect(),
+    ))
 }
 
 /// Creates an org (admins of the default org only).
@@ -98,8 +101,14 @@ pub async fn create_org(
 #[utoipa::path(get, path = "/api/v1/users", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Vec<UserView>)))]
 pub async fn list_users(State(app): State<App>, Auth(who): Auth) -> ApiResult<Json<Vec<UserView>>> {
-    let users = app.store.list_users(who.org_id()).await.map_err(crate::service::ServiceError::from)?;
-    Ok(Json(users.iter().map(|u| user_view(u, &who.org_name)).collect()))
+    let users = app
+        .store
+        .list_users(who.org_id())
+        .await
+        .map_err(crate::service::ServiceError::from)?;
+    Ok(Json(
+        users.iter().map(|u| user_view(u, &who.org_name)).collect(),
+    ))
 }
 
 /// Creates a user (admins only; in another org: admins of the default org only).
@@ -111,7 +120,13 @@ pub async fn create_user(
     ApiJson(req): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let user = app
-        .create_user(&who, &req.username, &req.password, req.org.as_deref(), req.is_admin)
+        .create_user(
+            &who,
+            &req.username,
+            &req.password,
+            req.org.as_deref(),
+            req.is_admin,
+        )
         .await?;
     let org_name = org_name_of(&app, &who, &user).await;
     Ok((StatusCode::CREATED, Json(user_view(&user, &org_name))))

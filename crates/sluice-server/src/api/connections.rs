@@ -13,7 +13,10 @@ use sluice_types::{ConnectionInput, ConnectionView};
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/connections", get(list).post(create))
-        .route("/connections/{connection}", get(read).put(update).delete(remove))
+        .route(
+            "/connections/{connection}",
+            get(read).put(update).delete(remove),
+        )
 }
 
 fn spec_from(input: ConnectionInput) -> Result<ConnectionSpec, ApiError> {
@@ -45,7 +48,9 @@ pub async fn create(
     Auth(who): Auth,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    let conn = app.save_connection(who.org_id(), spec_from(input)?, None).await?;
+    let conn = app
+        .save_connection(who.org_id(), spec_from(input)?, None)
+        .await?;
     Ok((StatusCode::CREATED, Json(connection_view(&conn))))
 }
 
@@ -57,7 +62,9 @@ pub async fn read(
     Auth(who): Auth,
     ApiPath(reference): ApiPath<String>,
 ) -> ApiResult<Json<ConnectionView>> {
-    Ok(Json(connection_view(&app.resolve_connection(who.org_id(), &reference).await?)))
+    Ok(Json(connection_view(
+        &app.resolve_connection(who.org_id(), &reference).await?,
+    )))
 }
 
 #[utoipa::path(put, path = "/api/v1/connections/{connection}", tag = "connections",

@@ -56,7 +56,11 @@ pub async fn start(
             },
         )
         .await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(app.run_view(&run).await)))
 }
 
@@ -108,7 +112,9 @@ pub async fn list(
             },
         )
         .await?;
-    let next_before = (runs.len() as i64 == limit).then(|| runs.last().map(|r| r.id)).flatten();
+    let next_before = (runs.len() as i64 == limit)
+        .then(|| runs.last().map(|r| r.id))
+        .flatten();
     Ok(Json(RunList {
         runs: app.run_views(&runs).await,
         next_before,
@@ -187,7 +193,9 @@ pub async fn log(
     }
     let after = q.after.unwrap_or(0);
     let run = app.find_run(who.org_id(), &reference).await?;
-    let (run, lines) = app.read_log(who.org_id(), run.id, after, level, limit).await?;
+    let (run, lines) = app
+        .read_log(who.org_id(), run.id, after, level, limit)
+        .await?;
     Ok(Json(LogPage {
         next_after: lines.last().map(|l| l.seq).unwrap_or(after),
         lines: lines.iter().map(log_line_view).collect(),
@@ -213,7 +221,9 @@ pub async fn wait(
 ) -> ApiResult<Json<RunView>> {
     let secs = q.timeout.unwrap_or(30.0);
     if !(0.0..=60.0).contains(&secs) {
-        return Err(ApiError::invalid("timeout: must be between 0 and 60 seconds"));
+        return Err(ApiError::invalid(
+            "timeout: must be between 0 and 60 seconds",
+        ));
     }
     let run = app.find_run(who.org_id(), &reference).await?;
     let run = app

@@ -52,7 +52,10 @@ fn spec_from(input: TaskInput) -> Result<TaskSpec, ApiError> {
     let problems = check_definition(&spec);
     if !problems.is_empty() {
         return Err(crate::service::ServiceError::InvalidDefinition(
-            problems.into_iter().map(|p| format!("definition.{p}")).collect(),
+            problems
+                .into_iter()
+                .map(|p| format!("definition.{p}"))
+                .collect(),
         )
         .into());
     }
@@ -102,7 +105,9 @@ pub async fn read(
     Auth(who): Auth,
     ApiPath(reference): ApiPath<String>,
 ) -> ApiResult<Json<TaskView>> {
-    Ok(Json(task_view(&app.resolve_task(who.org_id(), &reference).await?)))
+    Ok(Json(task_view(
+        &app.resolve_task(who.org_id(), &reference).await?,
+    )))
 }
 
 /// Replaces a task's definition.

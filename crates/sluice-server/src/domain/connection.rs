@@ -65,8 +65,9 @@ impl Secret {
     pub fn resolve(&self) -> Result<String, String> {
         match self {
             Secret::Value(v) => Ok(v.clone()),
-            Secret::FromEnv { env } => std::env::var(env)
-                .map_err(|_| format!("environment variable `{env}` is not set")),
+            Secret::FromEnv { env } => {
+                std::env::var(env).map_err(|_| format!("environment variable `{env}` is not set"))
+            }
         }
     }
 }
@@ -117,7 +118,10 @@ impl ConnectionConfig {
     pub fn validate(&self, kind: ConnectionType) -> Result<(), (String, String)> {
         let need = |field: &str, v: &Option<String>| match v {
             Some(s) if !s.trim().is_empty() => Ok(()),
-            _ => Err((field.to_string(), format!("required for a {kind} connection"))),
+            _ => Err((
+                field.to_string(),
+                format!("required for a {kind} connection"),
+            )),
         };
         match kind {
             ConnectionType::Files | ConnectionType::Sqlite => need("path", &self.path),
@@ -127,7 +131,10 @@ impl ConnectionConfig {
                 }
                 if let Some(url) = &self.url
                     && url.contains('@')
-                    && url.split('@').next().is_some_and(|userinfo| userinfo.matches(':').count() > 1)
+                    && url
+                        .split('@')
+                        .next()
+                        .is_some_and(|userinfo| userinfo.matches(':').count() > 1)
                 {
                     return Err((
                         "url".into(),
@@ -166,7 +173,11 @@ mod tests {
             ..Default::default()
         };
         assert!(!format!("{c:?}").contains("hunter2"));
-        assert!(!serde_json::to_string(&c.redacted()).unwrap().contains("hunter2"));
+        assert!(
+            !serde_json::to_string(&c.redacted())
+                .unwrap()
+                .contains("hunter2")
+        );
     }
 
     #[test]
@@ -174,7 +185,11 @@ mod tests {
         let s = Secret::FromEnv {
             env: "SLUICE_TEST_SURELY_UNSET_VAR".into(),
         };
-        assert!(s.resolve().unwrap_err().contains("SLUICE_TEST_SURELY_UNSET_VAR"));
+        assert!(
+            s.resolve()
+                .unwrap_err()
+                .contains("SLUICE_TEST_SURELY_UNSET_VAR")
+        );
     }
 
     #[test]

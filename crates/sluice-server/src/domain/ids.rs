@@ -44,7 +44,7 @@ pub fn parse_federated_id(s: &str) -> Option<Uuid> {
 pub fn short_id(id: Uuid, kind: ShortIdKind) -> String {
     let digest = Sha256::digest(id.as_bytes());
     let mut n = u128::from_be_bytes(digest[..16].try_into().expect("16 bytes"));
-    let mut tail = [b'0'; 14];
+    let mut tail = [b'0'; 12];
     for slot in tail.iter_mut().rev() {
         *slot = BASE36[(n % 36) as usize];
         n /= 36;
@@ -85,7 +85,10 @@ pub fn folder_id(org_id: Uuid, path: &str) -> Uuid {
 /// The id a task loaded from a file gets the first time it is seen: stable for an org, folder and
 /// name, so a fresh data directory loading the same files gives the same ids.
 pub fn file_task_id(org_id: Uuid, folder: &str, name: &str) -> Uuid {
-    Uuid::new_v5(&SLUICE_NS, format!("task:{org_id}:{folder}/{name}").as_bytes())
+    Uuid::new_v5(
+        &SLUICE_NS,
+        format!("task:{org_id}:{folder}/{name}").as_bytes(),
+    )
 }
 
 /// Same for connections.
@@ -108,9 +111,11 @@ mod tests {
         let id = Uuid::now_v7();
         assert_eq!(federated_id(id).len(), 22);
         assert_eq!(short_id(id, ShortIdKind::Task).len(), 20);
-        assert!(short_id(id, ShortIdKind::Task)
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+        assert!(
+            short_id(id, ShortIdKind::Task)
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {
-    #[error("parameter `{0}` has no value (pass it with the run, or give it a default in the task)")]
+    #[error(
+        "parameter `{0}` has no value (pass it with the run, or give it a default in the task)"
+    )]
     Missing(String),
     #[error("unterminated `${{` at byte {0}")]
     Unterminated(usize),
@@ -116,12 +118,12 @@ mod tests {
     fn escapes_and_errors() {
         let v = vals(&[("x", "1")]);
         assert_eq!(substitute("$${x} ${x}", &v).unwrap(), "${x} 1");
-        assert_eq!(
-            substitute("${y}", &v),
-            Err(ParamError::Missing("y".into()))
-        );
+        assert_eq!(substitute("${y}", &v), Err(ParamError::Missing("y".into())));
         assert_eq!(substitute("ab ${x", &v), Err(ParamError::Unterminated(3)));
-        assert!(matches!(substitute("${a b}", &v), Err(ParamError::BadName(_))));
+        assert!(matches!(
+            substitute("${a b}", &v),
+            Err(ParamError::BadName(_))
+        ));
         assert_eq!(substitute("no refs", &v).unwrap(), "no refs");
     }
 

@@ -85,7 +85,10 @@ impl FromStr for TaskType {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Origin {
     /// Loaded from a definition file; `root` is the definitions directory it was loaded from.
-    File { path: String, root: String },
+    File {
+        path: String,
+        root: String,
+    },
     Api,
 }
 
@@ -149,7 +152,10 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if name == "." || name == ".." {
         return Err("must not be `.` or `..`".into());
     }
-    if name.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+    if name
+        .chars()
+        .any(|c| c == '/' || c == '\\' || c.is_control())
+    {
         return Err("must not contain `/`, `\\` or control characters".into());
     }
     Ok(())

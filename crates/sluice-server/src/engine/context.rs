@@ -1,7 +1,7 @@
 //! What a running task sees: its parameters, live counters, log, and stop signals.
 
-use crate::domain::{Counters, LogLevel, task::FileFormat};
 use crate::domain::params;
+use crate::domain::{Counters, LogLevel, task::FileFormat};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -5,11 +5,9 @@
 //! each batch is then cast column by column to its type. A cast that turns a non-empty field into
 //! NULL marks the row as failed: it is reported with its line and filtered out of the batch.
 
-use super::source::{
-    self, FileReader, INFER_SAMPLE_ROWS, Output, ReadError, clip, type_name,
-};
-use crate::engine::EngineError;
+use super::source::{self, FileReader, INFER_SAMPLE_ROWS, Output, ReadError, clip, type_name};
 use crate::domain::task::FileSource;
+use crate::engine::EngineError;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, BooleanBufferBuilder, StringArray};
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
@@ -235,7 +233,8 @@ impl Pending {
                 arrays.push(Arc::new(raw));
                 continue;
             }
-            let typed = cast_with_options(&raw, field.data_type(), &options).map_err(|e| fatal(&e))?;
+            let typed =
+                cast_with_options(&raw, field.data_type(), &options).map_err(|e| fatal(&e))?;
             // Casting never fills a NULL, so equal counts mean every value fit.
             if typed.null_count() != raw.null_count() {
                 let bad = &valid_bits(raw.nulls(), rows) & &!&valid_bits(typed.nulls(), rows);
@@ -494,7 +493,10 @@ mod tests {
         assert_eq!(classify(b"2024-01-31T10:00:00.123Z"), TIMESTAMP);
         assert_eq!(classify(b"abc"), TEXT);
         assert_eq!(resolve(INT | FLOAT), DataType::Float64);
-        assert_eq!(resolve(DATE | TIMESTAMP), DataType::Timestamp(TimeUnit::Microsecond, None));
+        assert_eq!(
+            resolve(DATE | TIMESTAMP),
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
         assert_eq!(resolve(INT | TEXT), DataType::Utf8);
         assert_eq!(resolve(0), DataType::Utf8);
     }

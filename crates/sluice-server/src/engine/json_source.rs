@@ -2,9 +2,9 @@
 //! streaming reader that decodes a batch of lines at once and, when a batch fails, splits it until
 //! the failing lines are isolated, reported and skipped.
 
-use crate::engine::EngineError;
 use super::source::{self, FileReader, INFER_SAMPLE_ROWS, Output, ReadError};
 use crate::domain::task::FileSource;
+use crate::engine::EngineError;
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::json::ReaderBuilder;

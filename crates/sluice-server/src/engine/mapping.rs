@@ -98,7 +98,10 @@ pub async fn run(def: &MappingDef, ctx: &RunContext) -> Result<Outcome, EngineEr
 
     let mut failed = 0;
     for s in &stats {
-        let (read, bad) = (s.read.load(Ordering::Relaxed), s.failed.load(Ordering::Relaxed));
+        let (read, bad) = (
+            s.read.load(Ordering::Relaxed),
+            s.failed.load(Ordering::Relaxed),
+        );
         failed += bad;
         ctx.log.info(format!(
             "source `{}`: {read} rows read, {bad} failed",
@@ -204,7 +207,12 @@ async fn open_source(
         if files.len() > 3 { ", ..." } else { "" },
         source::describe_schema(&schema)
     ));
-    Ok(Arc::new(FileTable::new(schema, reader, shared.clone(), src)))
+    Ok(Arc::new(FileTable::new(
+        schema,
+        reader,
+        shared.clone(),
+        src,
+    )))
 }
 
 /// Moves the query's batches into the sink until the end, an error, or a stop.

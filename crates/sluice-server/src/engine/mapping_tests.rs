@@ -127,7 +127,9 @@ fn orders_csv(rows: usize) -> (String, Vec<(i64, &'static str, f64, i64)>) {
     let mut parsed = Vec::with_capacity(rows);
     let mut seed: u64 = 42;
     for id in 0..rows as i64 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let country = COUNTRIES[(seed >> 33) as usize % COUNTRIES.len()];
         let cents = (seed >> 40) % 100_000;
         let qty = ((seed >> 20) % 100) as i64;
@@ -170,15 +172,25 @@ async fn csv_to_parquet_aggregation_matches_plain_rust() {
         assert_eq!(row[1].parse::<i64>().unwrap(), *qty);
         assert_eq!(row[2].parse::<i64>().unwrap(), *n);
         let t: f64 = row[3].parse().unwrap();
-        assert!((t - total).abs() < 1e-6 * total.abs().max(1.0), "{t} vs {total}");
+        assert!(
+            (t - total).abs() < 1e-6 * total.abs().max(1.0),
+            "{t} vs {total}"
+        );
     }
     assert_eq!(h.counter(|c| &c.source_rows_read), 20_000);
     assert_eq!(h.counter(|c| &c.source_rows_failed), 0);
     assert_eq!(h.counter(|c| &c.target_rows_written), expected.len() as u64);
     assert!(h.temp_files().is_empty());
     let logs = h.logs();
-    assert!(logs.iter().any(|l| l.contains("source `orders`: 20000 rows read, 0 failed")), "{logs:?}");
-    assert!(logs.iter().any(|l| l.contains("rows written to")), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("source `orders`: 20000 rows read, 0 failed")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("rows written to")),
+        "{logs:?}"
+    );
 }
 
 const BAD_CSV: &str = "id,name,amount,day\n\
@@ -221,8 +233,14 @@ async fn bad_csv_rows_are_counted_logged_and_skipped() {
     let logs = h.logs();
     let warned = |needle: &str| logs.iter().any(|l| l.contains(needle));
     assert!(warned("line 3: expected 4 fields, found 3"), "{logs:?}");
-    assert!(warned("line 4: column `amount`: `abc` is not a valid int64"), "{logs:?}");
-    assert!(warned("line 5: column `day`: `2024-02-30` is not a valid date"), "{logs:?}");
+    assert!(
+        warned("line 4: column `amount`: `abc` is not a valid int64"),
+        "{logs:?}"
+    );
+    assert!(
+        warned("line 5: column `day`: `2024-02-30` is not a valid date"),
+        "{logs:?}"
+    );
     assert!(warned("line 7: expected 4 fields, found 5"), "{logs:?}");
 }
 
@@ -271,8 +289,14 @@ async fn inferred_types_fail_later_rows_that_do_not_fit() {
         "n,label,flag,at\n1199,x1199,true,2024-01-01T10:00:00\n8,\u{e9},false,2024-01-02T00:00:00\n"
     );
     let logs = h.logs().join("\n");
-    assert!(logs.contains("columns: n int64, label text, flag boolean, at timestamp"), "{logs}");
-    assert!(logs.contains("line 1202: column `n`: `1.5` is not a valid int64"), "{logs}");
+    assert!(
+        logs.contains("columns: n int64, label text, flag boolean, at timestamp"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("line 1202: column `n`: `1.5` is not a valid int64"),
+        "{logs}"
+    );
     assert!(logs.contains("line 1203: column `flag`: `maybe`"), "{logs}");
     assert!(logs.contains("line 1205: not valid UTF-8"), "{logs}");
 }
@@ -310,7 +334,10 @@ async fn json_lines_source_skips_bad_lines() {
     );
     let logs = h.logs().join("\n");
     for line in [4, 5, 6] {
-        assert!(logs.contains(&format!("events.jsonl line {line}: ")), "{logs}");
+        assert!(
+            logs.contains(&format!("events.jsonl line {line}: ")),
+            "{logs}"
+        );
     }
 
     // Undeclared columns are inferred from the first objects, in the order keys first appear.
@@ -325,9 +352,15 @@ async fn json_lines_source_skips_bad_lines() {
     .await
     .unwrap();
     let logs = h.logs().join("\n");
-    assert!(logs.contains("columns: zeta float64, alpha text, when text, ok boolean"), "{logs}");
+    assert!(
+        logs.contains("columns: zeta float64, alpha text, when text, ok boolean"),
+        "{logs}"
+    );
     let got = rows(&read_parquet(&h.path("more.parquet")));
-    assert_eq!(got, [["1.0", "a", "2024-01-01", ""], ["2.5", "", "", "true"]]);
+    assert_eq!(
+        got,
+        [["1.0", "a", "2024-01-01", ""], ["2.5", "", "", "true"]]
+    );
 }
 
 fn write_parquet(path: &Path) {
@@ -338,8 +371,18 @@ fn write_parquet(path: &Path) {
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(vec![3, 1, 2, 4])),
-        Arc::new(StringArray::from(vec![Some("c"), Some("a"), None, Some("d,e")])),
-        Arc::new(Date32Array::from(vec![Some(19723), None, Some(19724), Some(0)])),
+        Arc::new(StringArray::from(vec![
+            Some("c"),
+            Some("a"),
+            None,
+            Some("d,e"),
+        ])),
+        Arc::new(Date32Array::from(vec![
+            Some(19723),
+            None,
+            Some(19724),
+            Some(0),
+        ])),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
     let mut writer = ArrowWriter::try_new(fs::File::create(path).unwrap(), schema, None).unwrap();
@@ -376,7 +419,10 @@ async fn parquet_source_to_csv_target() {
     }))
     .await
     .unwrap();
-    assert_eq!(fs::read_to_string(h.path("n.jsonl")).unwrap(), "{\"n\":4}\n");
+    assert_eq!(
+        fs::read_to_string(h.path("n.jsonl")).unwrap(),
+        "{\"n\":4}\n"
+    );
 }
 
 #[tokio::test]
@@ -489,7 +535,10 @@ async fn definition_errors_leave_nothing_behind() {
     });
     assert!(matches!(h.run(two).await, Err(EngineError::Definition(_))));
     let missing_param = with_sql("SELECT x FROM a WHERE y > ${nope}");
-    assert!(matches!(h.run(missing_param).await, Err(EngineError::Definition(_))));
+    assert!(matches!(
+        h.run(missing_param).await,
+        Err(EngineError::Definition(_))
+    ));
 }
 
 /// Starts a 300k-row copy, asks for a stop once rows are moving, and checks the target is as it
@@ -551,4 +600,63 @@ async fn stop_before_start_does_nothing() {
         .await;
     assert!(matches!(result, Err(EngineError::Stopped)));
     assert!(!h.path("b.csv").exists());
+}
+
+/// The 5-million-row CSV to Parquet copy the benchmark runs; prints time and peak memory.
+/// `cargo test -p sluice-server --release bench_csv_to_parquet -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: large and slow without optimisations"]
+async fn bench_csv_to_parquet() {
+    use std::io::Write;
+    let rows: usize = std::env::var("SLUICE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000_000);
+    let h = Harness::new(&[]);
+    let path = h.path("big.csv");
+    let mut out = std::io::BufWriter::new(fs::File::create(&path).unwrap());
+    writeln!(out, "id,customer,country,amount,qty,order_date,note").unwrap();
+    let mut seed: u64 = 7;
+    for id in 0..rows {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let country = COUNTRIES[(seed >> 33) as usize % COUNTRIES.len()];
+        writeln!(
+            out,
+            "{id},customer-{},{country},{}.{:02},{},2024-{:02}-{:02},some note {}",
+            (seed >> 40) % 100_000,
+            (seed >> 30) % 10_000,
+            (seed >> 20) % 100,
+            (seed >> 10) % 50,
+            1 + (seed >> 8) % 12,
+            1 + (seed >> 4) % 28,
+            seed % 1000
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+    drop(out);
+    let size = fs::metadata(&path).unwrap().len();
+    let def: MappingDef = serde_json::from_value(json!({
+        "sources": [{"name": "big", "format": "csv", "path": "big.csv"}],
+        "target": {"format": "parquet", "path": "big.parquet"},
+    }))
+    .unwrap();
+    let started = Instant::now();
+    let outcome = run(&def, &h.ctx).await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(outcome, Outcome::Completed);
+    assert_eq!(h.counter(|c| &c.target_rows_written), rows as u64);
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("");
+    eprintln!(
+        "{rows} rows, {} MB csv -> {} MB parquet in {:.2}s; {peak}",
+        size >> 20,
+        fs::metadata(h.path("big.parquet")).unwrap().len() >> 20,
+        elapsed.as_secs_f64()
+    );
 }

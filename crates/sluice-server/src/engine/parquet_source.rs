@@ -1,9 +1,9 @@
 //! Parquet sources: the schema (declared, or the first file's), and a reader that reads only the
 //! columns the query uses, matching them by name in every file.
 
-use crate::engine::EngineError;
 use super::source::{self, FileReader, Output, ReadError};
 use crate::domain::task::FileSource;
+use crate::engine::EngineError;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
@@ -27,7 +27,11 @@ impl ParquetReader {
                 EngineError::Definition(format!("source `{}`: no files", source.name))
             })?;
             let fail = |e: &dyn std::fmt::Display| {
-                EngineError::Data(format!("source `{}`: {}: {e}", source.name, first.display()))
+                EngineError::Data(format!(
+                    "source `{}`: {}: {e}",
+                    source.name,
+                    first.display()
+                ))
             };
             let file = File::open(first).map_err(|e| fail(&e))?;
             let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;
@@ -60,9 +64,9 @@ impl ParquetReader {
         let file_schema = builder.schema().clone();
         let mut roots = Vec::with_capacity(wanted.len());
         for field in &wanted {
-            let index = file_schema.index_of(field.name()).map_err(|_| {
-                fail(&format!("the file has no column `{}`", field.name()))
-            })?;
+            let index = file_schema
+                .index_of(field.name())
+                .map_err(|_| fail(&format!("the file has no column `{}`", field.name())))?;
             roots.push(index);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
@@ -87,9 +91,8 @@ impl ParquetReader {
                 columns.push(if column.data_type() == field.data_type() {
                     column.clone()
                 } else {
-                    cast_with_options(column, field.data_type(), &options).map_err(|e| {
-                        fail(&format!("column `{}`: {e}", field.name()))
-                    })?
+                    cast_with_options(column, field.data_type(), &options)
+                        .map_err(|e| fail(&format!("column `{}`: {e}", field.name())))?
                 });
             }
             let batch = RecordBatch::try_new_with_options(

@@ -3,8 +3,8 @@
 //! the temporary file on every other way out (error, stop, dropped future, panic), so the target is
 //! either the complete new file or untouched.
 
-use crate::engine::{EngineError, LiveCounters};
 use crate::domain::task::FileFormat;
+use crate::engine::{EngineError, LiveCounters};
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::json::LineDelimitedWriter;
@@ -68,7 +68,8 @@ impl Sink {
             EngineError::Definition(format!("target {} has no file name", target.display()))
         })?;
         let dir = target.parent().unwrap_or(Path::new("."));
-        let fail = |e: std::io::Error| EngineError::Data(format!("target {}: {e}", target.display()));
+        let fail =
+            |e: std::io::Error| EngineError::Data(format!("target {}: {e}", target.display()));
         std::fs::create_dir_all(dir).map_err(fail)?;
         let path = dir.join(format!(".{}.sluice-{run_id}.tmp", name.to_string_lossy()));
         let file = File::create(&path).map_err(fail)?;
@@ -159,7 +160,11 @@ fn publish(temp: &Path, target: &Path) -> Result<(), EngineError> {
         EngineError::Data(format!("renaming onto target {}: {e}", target.display()))
     })?;
     if let Some(dir) = target.parent()
-        && let Ok(d) = File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+        && let Ok(d) = File::open(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })
     {
         // Best effort: some filesystems cannot sync a directory.
         let _ = d.sync_all();
@@ -191,7 +196,9 @@ fn write_loop(
                     writer.write(&RecordBatch::new_empty(schema.clone()))?;
                 }
                 writer.finish()?;
-                return sync.sync_all().map_err(|e| EngineError::Data(format!("target: {e}")));
+                return sync
+                    .sync_all()
+                    .map_err(|e| EngineError::Data(format!("target: {e}")));
             }
             None => return Err(EngineError::Stopped),
         }

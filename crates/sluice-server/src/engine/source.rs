@@ -2,8 +2,8 @@
 //! a format's blocking reader on its own thread and streams its batches (with row counting, bad-row
 //! reporting and stop checks) into DataFusion.
 
-use crate::engine::{EngineError, LiveCounters, RunContext, RunLog, StopSignal};
 use crate::domain::task::{ColumnType, FileSource};
+use crate::engine::{EngineError, LiveCounters, RunContext, RunLog, StopSignal};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -161,7 +161,9 @@ impl Output {
     /// [`Output::send`] for a batch already in the projected schema.
     pub fn send_projected(&self, batch: RecordBatch) -> Result<(), ReadError> {
         if batch.num_rows() > 0 {
-            self.tx.blocking_send(Ok(batch)).map_err(|_| ReadError::Gone)?;
+            self.tx
+                .blocking_send(Ok(batch))
+                .map_err(|_| ReadError::Gone)?;
         }
         self.checkpoint()
     }
@@ -319,15 +321,23 @@ impl PartitionStream for FilePartition {
             }
             rx.poll_recv(cx)
         });
-        Box::pin(RecordBatchStreamAdapter::new(self.projected.clone(), stream))
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.projected.clone(),
+            stream,
+        ))
     }
 }
 
 /// Runs a reader to its end and reports how it ended on the stream. A panic becomes an error rather
 /// than a silently short stream.
 fn run_reader(reader: &dyn FileReader, out: Output) {
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| reader.read(&out)))
-        .unwrap_or_else(|_| Err(ReadError::Fatal(format!("source `{}`: reader panicked", out.source()))));
+    let result =
+        std::panic::catch_unwind(AssertUnwindSafe(|| reader.read(&out))).unwrap_or_else(|_| {
+            Err(ReadError::Fatal(format!(
+                "source `{}`: reader panicked",
+                out.source()
+            )))
+        });
     let error = match result {
         Ok(()) | Err(ReadError::Gone) => return,
         Err(ReadError::Stopped) => DataFusionError::Execution("stopped".into()),
@@ -353,8 +363,9 @@ pub(super) fn expand(source: &FileSource, ctx: &RunContext) -> Result<Vec<PathBu
             Err(no_match())
         };
     }
-    let entries = glob::glob(&pattern)
-        .map_err(|e| EngineError::Definition(format!("source `{name}`: bad glob {pattern}: {e}")))?;
+    let entries = glob::glob(&pattern).map_err(|e| {
+        EngineError::Definition(format!("source `{name}`: bad glob {pattern}: {e}"))
+    })?;
     let mut files = Vec::new();
     for entry in entries {
         let file = entry.map_err(|e| EngineError::Data(format!("source `{name}`: {e}")))?;

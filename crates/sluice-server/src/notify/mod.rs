@@ -41,7 +41,12 @@ impl Notifier {
     /// Delivers until `shutdown`; what is undelivered then stays queued for the next start.
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            let due = match self.app.store.due_callbacks(Utc::now(), PARALLEL as i64).await {
+            let due = match self
+                .app
+                .store
+                .due_callbacks(Utc::now(), PARALLEL as i64)
+                .await
+            {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(error = %e, "reading due callbacks failed");
@@ -87,29 +92,42 @@ async fn deliver(app: &App, client: &reqwest::Client, cb: Callback) {
     let error = match result {
         // IICS counts anything but 200 as a failed attempt; any 2xx is a receipt here.
         Ok(resp) if resp.status().is_success() => None,
-        Ok(resp) => Some(format!("the receiver answered HTTP {}", resp.status().as_u16())),
-        Err(e) if e.is_timeout() => Some(format!(
-            "no answer within {}s",
-            ATTEMPT_TIMEOUT.as_secs()
+        Ok(resp) => Some(format!(
+            "the receiver answered HTTP {}",
+            resp.status().as_u16()
         )),
+        Err(e) if e.is_timeout() => {
+            Some(format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()))
+        }
         Err(e) => Some(format!("{}", error_chain(&e))),
     };
     let attempts = cb.attempts + 1;
     let (delivery, line) = match error {
         None => (
             Delivery::Delivered,
-            (LogLevel::Info, format!("Callback to {} delivered (attempt {attempts})", cb.url)),
+            (
+                LogLevel::Info,
+                format!("Callback to {} delivered (attempt {attempts})", cb.url),
+            ),
         ),
         Some(error) => match next_attempt(attempts, cb.created_at, Utc::now()) {
             Some(at) => (
-                Delivery::Retry { at, error: error.clone() },
+                Delivery::Retry {
+                    at,
+                    error: error.clone(),
+                },
                 (
                     LogLevel::Warn,
-                    format!("Callback to {} failed (attempt {attempts}): {error}; retrying", cb.url),
+                    format!(
+                        "Callback to {} failed (attempt {attempts}): {error}; retrying",
+                        cb.url
+                    ),
                 ),
             ),
             None => (
-                Delivery::GiveUp { error: error.clone() },
+                Delivery::GiveUp {
+                    error: error.clone(),
+                },
                 (
                     LogLevel::Error,
                     format!(

@@ -39,7 +39,8 @@ mod tests {
         assert_eq!(next_attempt(2, t0, t0), Some(t0));
         assert_eq!(next_attempt(3, t0, t0), Some(t0 + FIRST_INTERVAL));
         assert_eq!(next_attempt(4, t0, t0), Some(t0 + FIRST_INTERVAL * 2));
-        assert_eq!(next_attempt(5, t0, t0), Some(t0 + MAX_INTERVAL));
+        assert_eq!(next_attempt(5, t0, t0), Some(t0 + FIRST_INTERVAL * 4));
+        assert_eq!(next_attempt(6, t0, t0), Some(t0 + MAX_INTERVAL));
         assert_eq!(next_attempt(40, t0, t0), Some(t0 + MAX_INTERVAL));
         let late = t0 + GIVE_UP_AFTER - Duration::from_secs(60);
         assert_eq!(next_attempt(9, t0, late), None);

@@ -2,8 +2,8 @@
 
 use super::{App, Result, ServiceError};
 use crate::domain::User;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{Duration, Utc};
 use rand::distributions::Alphanumeric;
 use rand::{Rng, rngs::OsRng};
@@ -88,7 +88,12 @@ impl App {
             }
         };
         self.store
-            .create_user(self.default_org, &username, &hash_password(&password)?, true)
+            .create_user(
+                self.default_org,
+                &username,
+                &hash_password(&password)?,
+                true,
+            )
             .await?;
         tracing::info!(user = %username, "created the first admin");
         Ok(())
@@ -137,7 +142,9 @@ impl App {
             .store
             .user_for_token(&token_hash(token), Utc::now())
             .await?
-            .ok_or_else(|| ServiceError::Unauthorized("the token is not valid or has expired".into()))?;
+            .ok_or_else(|| {
+                ServiceError::Unauthorized("the token is not valid or has expired".into())
+            })?;
         self.principal(user).await
     }
 
@@ -190,7 +197,9 @@ impl App {
         is_admin: bool,
     ) -> Result<User> {
         if !who.user.is_admin {
-            return Err(ServiceError::Forbidden("only admins may create users".into()));
+            return Err(ServiceError::Forbidden(
+                "only admins may create users".into(),
+            ));
         }
         crate::domain::task::validate_name(username)
             .map_err(|e| ServiceError::Invalid(format!("username: {e}")))?;

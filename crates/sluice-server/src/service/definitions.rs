@@ -47,7 +47,10 @@ fn take_string(table: &mut toml::Table, key: &str, problems: &mut Problems) -> O
         None => None,
         Some(toml::Value::String(s)) => Some(s),
         Some(other) => {
-            problems.push(format!("{key}: expected a string, found {}", other.type_str()));
+            problems.push(format!(
+                "{key}: expected a string, found {}",
+                other.type_str()
+            ));
             None
         }
     }
@@ -83,13 +86,15 @@ pub fn parse_file(rel_path: &str, content: &str) -> Result<Parsed, Problems> {
     let description = take_string(&mut table, "description", &mut problems).unwrap_or_default();
     let rest = serde_json::to_value(&table).unwrap_or_default();
     let parsed = match kind.as_str() {
-        "task" => parse_task(folder, name, type_name, description, rest, &mut problems)
-            .map(Parsed::Task),
-        "connection" => {
-            parse_connection(name, type_name, description, rest, &mut problems).map(Parsed::Connection)
+        "task" => {
+            parse_task(folder, name, type_name, description, rest, &mut problems).map(Parsed::Task)
         }
+        "connection" => parse_connection(name, type_name, description, rest, &mut problems)
+            .map(Parsed::Connection),
         other => {
-            problems.push(format!("kind: `{other}` is neither `task` nor `connection`"));
+            problems.push(format!(
+                "kind: `{other}` is neither `task` nor `connection`"
+            ));
             None
         }
     };
@@ -171,7 +176,7 @@ fn parse_connection(
     let config: ConnectionConfig = match serde_path_to_error::deserialize(rest) {
         Ok(c) => c,
         Err(e) => {
-            problems.push(format!("{}: {}", e.path(), e.inner()));
+            problems.push(at_path(e.path(), e.inner()));
             return None;
         }
     };
@@ -186,13 +191,23 @@ fn parse_connection(
     })
 }
 
+/// `field: message`, or just the message for a problem of the whole object (serde's path `.`).
+fn at_path(path: &serde_path_to_error::Path, inner: &impl std::fmt::Display) -> String {
+    let path = path.to_string();
+    if path == "." {
+        inner.to_string()
+    } else {
+        format!("{path}: {inner}")
+    }
+}
+
 /// Checks a task's type-specific definition without touching the file system.
 pub fn check_definition(spec: &TaskSpec) -> Problems {
     let mut problems = Problems::new();
     match spec.task_type {
         TaskType::Mapping => {
             match serde_path_to_error::deserialize::<_, MappingDef>(spec.definition.clone()) {
-                Err(e) => problems.push(format!("{}: {}", e.path(), e.inner())),
+                Err(e) => problems.push(at_path(e.path(), e.inner())),
                 Ok(def) => problems.extend(check_mapping(&def)),
             }
         }
@@ -211,7 +226,9 @@ fn check_mapping(def: &MappingDef) -> Problems {
     let mut seen = std::collections::BTreeSet::new();
     for (i, s) in def.sources.iter().enumerate() {
         let valid_ident = !s.name.is_empty()
-            && s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && s.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !s.name.starts_with(|c: char| c.is_ascii_digit());
         if !valid_ident {
             problems.push(format!(
@@ -223,7 +240,9 @@ fn check_mapping(def: &MappingDef) -> Problems {
             problems.push(format!("sources[{i}].name: `{}` is used twice", s.name));
         }
         if !s.delimiter.is_ascii() {
-            problems.push(format!("sources[{i}].delimiter: must be one ASCII character"));
+            problems.push(format!(
+                "sources[{i}].delimiter: must be one ASCII character"
+            ));
         }
     }
     if def.transform.is_none() && def.sources.len() > 1 {
@@ -329,7 +348,11 @@ impl App {
         // Prune tasks this directory once defined and no longer does.
         let present: std::collections::BTreeSet<&str> =
             files.iter().map(|(rel, _)| rel.as_str()).collect();
-        if let Ok(tasks) = self.store.list_tasks(self.default_org, &Default::default()).await {
+        if let Ok(tasks) = self
+            .store
+            .list_tasks(self.default_org, &Default::default())
+            .await
+        {
             for t in tasks {
                 if let Origin::File { path, root: r } = &t.origin
                     && *r == root_str
@@ -360,7 +383,9 @@ impl App {
             }
         }
         let applied = self
-            .apply_files(org_id, &files, None, &|_| Origin::Api, |rel| rel.to_string())
+            .apply_files(org_id, &files, None, &|_| Origin::Api, |rel| {
+                rel.to_string()
+            })
             .await;
         report.created = applied.created;
         report.updated = applied.updated;
@@ -382,9 +407,11 @@ impl App {
         let mut tasks = Vec::new();
         for (rel, content) in files {
             match parse_file(rel, content) {
-                Err(problems) => report
-                    .errors
-                    .extend(problems.into_iter().map(|p| format!("{}: {p}", display(rel)))),
+                Err(problems) => report.errors.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| format!("{}: {p}", display(rel))),
+                ),
                 Ok(Parsed::Connection(spec)) => {
                     let label = format!("connection {}", spec.name);
                     match self.put_connection(org_id, spec, origin(rel)).await {
@@ -396,12 +423,16 @@ impl App {
             }
         }
         for (rel, spec) in tasks {
-            let base_dir = base.map(Path::to_path_buf).unwrap_or_else(|| self.config.data_dir.clone());
+            let base_dir = base
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| self.config.data_dir.clone());
             let problems = check_files(&spec, &base_dir);
             if !problems.is_empty() {
-                report
-                    .errors
-                    .extend(problems.into_iter().map(|p| format!("{}: {p}", display(rel))));
+                report.errors.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| format!("{}: {p}", display(rel))),
+                );
                 continue;
             }
             let label = format!("{}/{}", spec.folder, spec.name);
@@ -428,7 +459,10 @@ impl App {
             if matches!(config.password, Some(crate::domain::Secret::Value(_))) {
                 config.password = None;
             }
-            merge_json(&mut table, &serde_json::to_value(&config).unwrap_or_default());
+            merge_json(
+                &mut table,
+                &serde_json::to_value(&config).unwrap_or_default(),
+            );
             files.push(DefinitionFile {
                 path: format!("connections/{}.toml", c.name),
                 content: toml::to_string_pretty(&table).unwrap_or_default(),
@@ -562,9 +596,14 @@ impl App {
             return Err(ServiceError::Invalid(format!("name: {e}")));
         }
         if let Err((field, msg)) = spec.config.validate(spec.conn_type) {
-            return Err(ServiceError::InvalidDefinition(vec![format!("config.{field}: {msg}")]));
+            return Err(ServiceError::InvalidDefinition(vec![format!(
+                "config.{field}: {msg}"
+            )]));
         }
-        let existing = self.store.get_connection_by_name(org_id, &spec.name).await?;
+        let existing = self
+            .store
+            .get_connection_by_name(org_id, &spec.name)
+            .await?;
         let now = Utc::now();
         let conn = Connection {
             id: existing
@@ -588,7 +627,12 @@ impl App {
                 self.store.create_connection(&conn).await?;
                 Ok(Change::Created)
             }
-            Some(old) if Connection { updated_at: old.updated_at, ..conn.clone() } == old => {
+            Some(old)
+                if Connection {
+                    updated_at: old.updated_at,
+                    ..conn.clone()
+                } == old =>
+            {
                 Ok(Change::Unchanged)
             }
             Some(_) => {

@@ -51,7 +51,10 @@ format = "csv"
     let problems = parse_file("t.toml", &bad_sql).unwrap_err();
     assert!(problems[0].starts_with("transform.sql:"), "{problems:?}");
     let problems = parse_file("t.toml", "type = \"NOPE\"").unwrap_err();
-    assert!(problems[0].starts_with("type: unknown task type"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("type: unknown task type"),
+        "{problems:?}"
+    );
     let problems = parse_file("t.toml", "this is = = not toml").unwrap_err();
     assert!(problems[0].starts_with("toml:"), "{problems:?}");
 }

@@ -84,12 +84,16 @@ impl App {
             parameters: req.parameters,
             callback_url: req.callback_url,
         };
-        let run = self.store.create_run(task, new).await.map_err(|e| match e {
-            StoreError::Conflict(msg) if msg.contains("does not allow parallel runs") => {
-                ServiceError::TaskRunning(msg)
-            }
-            other => other.into(),
-        })?;
+        let run = self
+            .store
+            .create_run(task, new)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(msg) if msg.contains("does not allow parallel runs") => {
+                    ServiceError::TaskRunning(msg)
+                }
+                other => other.into(),
+            })?;
         self.worker.wake();
         Ok((run, true))
     }
@@ -150,7 +154,8 @@ impl App {
                 return Ok(run);
             }
             // Another node may end the run: look again now and then even without a signal.
-            let tick = tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(500)));
+            let tick =
+                tokio::time::sleep_until(deadline.min(Instant::now() + Duration::from_millis(500)));
             tokio::select! {
                 msg = ended.recv() => {
                     if let Ok(RunEnded { run_id }) = msg && run_id != id {

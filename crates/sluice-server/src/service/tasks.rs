@@ -119,7 +119,12 @@ impl App {
         let name = spec.name.clone();
         match existing {
             None => {
-                if self.store.get_connection_by_name(org_id, &name).await?.is_some() {
+                if self
+                    .store
+                    .get_connection_by_name(org_id, &name)
+                    .await?
+                    .is_some()
+                {
                     return Err(ServiceError::Conflict(format!(
                         "a connection named `{name}` exists"
                     )));
@@ -128,7 +133,12 @@ impl App {
             }
             Some(old) if old.name != name => {
                 // A rename: the new name must be free, then the old row takes it.
-                if self.store.get_connection_by_name(org_id, &name).await?.is_some() {
+                if self
+                    .store
+                    .get_connection_by_name(org_id, &name)
+                    .await?
+                    .is_some()
+                {
                     return Err(ServiceError::Conflict(format!(
                         "a connection named `{name}` exists"
                     )));

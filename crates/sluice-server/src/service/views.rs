@@ -102,7 +102,12 @@ impl App {
         let mut out = Vec::with_capacity(runs.len());
         for r in runs {
             if !tasks.contains_key(&r.task_id) {
-                let t = self.store.get_task(r.org_id, r.task_id).await.ok().flatten();
+                let t = self
+                    .store
+                    .get_task(r.org_id, r.task_id)
+                    .await
+                    .ok()
+                    .flatten();
                 tasks.insert(
                     r.task_id,
                     t.map(|t| (t.path(), t.task_type.code().to_string())),

@@ -146,8 +146,12 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_task(&self, org_id: Uuid, id: Uuid) -> Result<()>;
     async fn get_task(&self, org_id: Uuid, id: Uuid) -> Result<Option<Task>>;
     async fn get_task_by_short_id(&self, org_id: Uuid, short_id: &str) -> Result<Option<Task>>;
-    async fn get_task_by_path(&self, org_id: Uuid, folder: &str, name: &str)
-    -> Result<Option<Task>>;
+    async fn get_task_by_path(
+        &self,
+        org_id: Uuid,
+        folder: &str,
+        name: &str,
+    ) -> Result<Option<Task>>;
     async fn list_tasks(&self, org_id: Uuid, filter: &TaskFilter) -> Result<Vec<Task>>;
 
     // --- connections ----------------------------------------------------------------------
@@ -182,21 +186,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Heartbeat>;
     /// Asks a run to stop. A queued run ends `stopped` at once; a claimed one becomes `stopping`
     /// and its worker brings it to a halt.
-    async fn request_stop(
-        &self,
-        org_id: Uuid,
-        id: Uuid,
-        mode: StopMode,
-        by: &str,
-    ) -> Result<Run>;
+    async fn request_stop(&self, org_id: Uuid, id: Uuid, mode: StopMode, by: &str) -> Result<Run>;
     /// Ends a claimed run held by `node`, and queues its callback (if any) in the same transaction.
     /// The callback's body is made when it is delivered, from the ended run.
-    async fn finish_run(
-        &self,
-        id: Uuid,
-        node: &str,
-        end: RunEnd,
-    ) -> Result<Run>;
+    async fn finish_run(&self, id: Uuid, node: &str, end: RunEnd) -> Result<Run>;
     /// Fails every claimed run whose lease expired before `now`, or (with `node`) that `node`
     /// holds, whatever its lease: a restarted node's old runs are dead. Their callbacks are queued.
     async fn resolve_lost_runs(

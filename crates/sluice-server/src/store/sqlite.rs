@@ -3,8 +3,8 @@
 
 use super::sqlite_rows::{self as rows, from_micros, is_unique_violation, micros};
 use super::*;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use crate::domain::Trigger;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use std::path::Path;
 use std::str::FromStr;
@@ -144,12 +144,14 @@ fn conflict_on_unique(e: sqlx::Error, msg: impl FnOnce() -> String) -> StoreErro
 #[async_trait]
 impl Store for SqliteStore {
     async fn ensure_org(&self, id: Uuid, name: &str) -> Result<Org> {
-        sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(id.to_string())
-            .bind(name)
-            .bind(micros(Utc::now()))
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(name)
+        .bind(micros(Utc::now()))
+        .execute(&self.write)
+        .await?;
         let row = sqlx::query("SELECT * FROM orgs WHERE name = ?")
             .bind(name)
             .fetch_one(&self.write)
@@ -604,7 +606,11 @@ impl Store for SqliteStore {
         let states = if f.states.is_empty() {
             String::new()
         } else {
-            let list: Vec<String> = f.states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+            let list: Vec<String> = f
+                .states
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
             format!("AND state IN ({})", list.join(", "))
         };
         let sql = format!(
@@ -645,7 +651,9 @@ impl Store for SqliteStore {
         let mut tx = self.write.begin().await?;
         let mut run = Self::run_in(&mut tx, id).await?;
         if run.lease_owner.as_deref() != Some(node) {
-            return Err(StoreError::Conflict(format!("run {id} is not held by {node}")));
+            return Err(StoreError::Conflict(format!(
+                "run {id} is not held by {node}"
+            )));
         }
         // A stop that arrived while the run was starting keeps it stopping.
         if run.state != RunState::Stopping {
@@ -698,13 +706,7 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn request_stop(
-        &self,
-        org_id: Uuid,
-        id: Uuid,
-        mode: StopMode,
-        by: &str,
-    ) -> Result<Run> {
+    async fn request_stop(&self, org_id: Uuid, id: Uuid, mode: StopMode, by: &str) -> Result<Run> {
         let mut tx = self.write.begin().await?;
         let mut run = Self::run_in(&mut tx, id).await?;
         if run.org_id != org_id {
@@ -728,12 +730,7 @@ impl Store for SqliteStore {
         Ok(run)
     }
 
-    async fn finish_run(
-        &self,
-        id: Uuid,
-        node: &str,
-        end: RunEnd,
-    ) -> Result<Run> {
+    async fn finish_run(&self, id: Uuid, node: &str, end: RunEnd) -> Result<Run> {
         let mut tx = self.write.begin().await?;
         let mut run = Self::run_in(&mut tx, id).await?;
         if run.lease_owner.as_deref() != Some(node) {
@@ -789,14 +786,16 @@ impl Store for SqliteStore {
                 .fetch_one(&mut *tx)
                 .await?;
         for (i, line) in lines.iter().enumerate() {
-            sqlx::query("INSERT INTO run_logs (run_id, seq, at, level, message) VALUES (?, ?, ?, ?, ?)")
-                .bind(run_id.to_string())
-                .bind(last + 1 + i as i64)
-                .bind(micros(line.at))
-                .bind(line.level as i64)
-                .bind(&line.message)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO run_logs (run_id, seq, at, level, message) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(run_id.to_string())
+            .bind(last + 1 + i as i64)
+            .bind(micros(line.at))
+            .bind(line.level as i64)
+            .bind(&line.message)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -839,10 +838,11 @@ impl Store for SqliteStore {
     }
 
     async fn next_callback_due(&self) -> Result<Option<DateTime<Utc>>> {
-        let next: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM callbacks WHERE state = 'pending'")
-                .fetch_one(&self.write)
-                .await?;
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM callbacks WHERE state = 'pending'",
+        )
+        .fetch_one(&self.write)
+        .await?;
         Ok(next.map(from_micros))
     }
 
@@ -874,7 +874,13 @@ impl Store for SqliteStore {
             .fetch_all(&self.read)
             .await?
             .iter()
-            .map(|r| Ok((rows::callback(r)?, r.try_get("state")?, r.try_get("last_error")?)))
+            .map(|r| {
+                Ok((
+                    rows::callback(r)?,
+                    r.try_get("state")?,
+                    r.try_get("last_error")?,
+                ))
+            })
             .collect()
     }
 }

@@ -26,15 +26,12 @@ impl Worker {
             .insert(run_id, signal.clone());
         let (log, rx) = RunLog::new();
         let log_done = CancellationToken::new();
-        let drain = tokio::spawn(drain_log(
-            self.store.clone(),
-            run_id,
-            rx,
-            log_done.clone(),
-        ));
+        let drain = tokio::spawn(drain_log(self.store.clone(), run_id, rx, log_done.clone()));
         let counters = Arc::new(LiveCounters::default());
 
-        let end = self.drive(&run, signal.clone(), log.clone(), counters.clone()).await;
+        let end = self
+            .drive(&run, signal.clone(), log.clone(), counters.clone())
+            .await;
 
         drop(log);
         log_done.cancel();
@@ -43,7 +40,9 @@ impl Worker {
         if let Some(end) = end {
             match self.store.finish_run(run_id, &self.node, end).await {
                 Ok(_) => {}
-                Err(e) => tracing::error!(run = %run_id, error = %e, "recording a run's end failed"),
+                Err(e) => {
+                    tracing::error!(run = %run_id, error = %e, "recording a run's end failed")
+                }
             }
         }
         let _ = self.ended.send(RunEnded { run_id });
@@ -68,10 +67,18 @@ impl Worker {
         };
         let task = match self.store.get_task(run.org_id, run.task_id).await {
             Ok(Some(t)) => t,
-            Ok(None) => return fail("The task was deleted before the run started.".into(), &counters),
+            Ok(None) => {
+                return fail(
+                    "The task was deleted before the run started.".into(),
+                    &counters,
+                );
+            }
             Err(e) => return fail(format!("Loading the task failed: {e}"), &counters),
         };
-        let ctx = match self.context(run, &task, signal.clone(), log.clone(), counters.clone()).await {
+        let ctx = match self
+            .context(run, &task, signal.clone(), log.clone(), counters.clone())
+            .await
+        {
             Ok(ctx) => ctx,
             Err(msg) => {
                 log.error(&msg);
@@ -121,15 +128,26 @@ impl Worker {
                     c.source_rows_failed, c.target_rows_failed
                 )),
             ),
-            Ok(Outcome::Failed) => (RunEvent::Finish(Outcome::Failed), Some("The task failed; see the log".into())),
+            Ok(Outcome::Failed) => (
+                RunEvent::Finish(Outcome::Failed),
+                Some("The task failed; see the log".into()),
+            ),
             Err(EngineError::Stopped) => {
                 let mut current = self.store.get_run(run.org_id, run.id).await.ok().flatten();
                 // A shutdown stops runs without a stop request in the store: record one, as a
                 // halt is only valid from `stopping`.
-                if current.as_ref().is_some_and(|r| r.state != crate::domain::RunState::Stopping) {
+                if current
+                    .as_ref()
+                    .is_some_and(|r| r.state != crate::domain::RunState::Stopping)
+                {
                     current = self
                         .store
-                        .request_stop(run.org_id, run.id, StopMode::Graceful, "the server (shutting down)")
+                        .request_stop(
+                            run.org_id,
+                            run.id,
+                            StopMode::Graceful,
+                            "the server (shutting down)",
+                        )
                         .await
                         .ok();
                 }
@@ -140,12 +158,19 @@ impl Worker {
                 let mode = current
                     .and_then(|r| r.stop_mode)
                     .unwrap_or(StopMode::Graceful);
-                let msg = format!("Stopped ({}) by {by}; the target was left unchanged", mode.as_str());
+                let msg = format!(
+                    "Stopped ({}) by {by}; the target was left unchanged",
+                    mode.as_str()
+                );
                 (RunEvent::Halted, Some(msg))
             }
             Err(e) => (RunEvent::Finish(Outcome::Failed), Some(e.to_string())),
         };
-        let level = if error.is_some() { LogLevel::Warn } else { LogLevel::Info };
+        let level = if error.is_some() {
+            LogLevel::Warn
+        } else {
+            LogLevel::Info
+        };
         log.log(
             level,
             format!(
@@ -153,7 +178,10 @@ impl Worker {
                 c.source_rows_read,
                 c.source_rows_failed,
                 c.target_rows_written,
-                error.as_deref().map(|e| format!("; {e}")).unwrap_or_default()
+                error
+                    .as_deref()
+                    .map(|e| format!("; {e}"))
+                    .unwrap_or_default()
             ),
         );
         Some(RunEnd {
@@ -179,7 +207,10 @@ impl Worker {
             ("sluice.run_number", run.run_number.to_string()),
             ("sluice.task_name", task.name.clone()),
             ("sluice.task_folder", task.folder.clone()),
-            ("sluice.date", chrono::Utc::now().format("%Y-%m-%d").to_string()),
+            (
+                "sluice.date",
+                chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            ),
         ];
         for (k, v) in builtins {
             params.insert(k.into(), v);

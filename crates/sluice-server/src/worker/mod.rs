@@ -19,8 +19,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 /// Why a run whose worker vanished failed.
-pub const LOST_REASON: &str =
-    "The run was interrupted: the Sluice node running it stopped (crash, kill or lost lease) before it finished";
+pub const LOST_REASON: &str = "The run was interrupted: the Sluice node running it stopped (crash, kill or lost lease) before it finished";
 
 /// Cheap to clone; shared by the API (to wake the worker and pass stops on) and the server.
 #[derive(Clone)]
@@ -59,7 +58,12 @@ impl WorkerHandle {
 
     /// Runs executing on this node.
     pub fn running(&self) -> Vec<Uuid> {
-        self.running.lock().expect("not poisoned").keys().copied().collect()
+        self.running
+            .lock()
+            .expect("not poisoned")
+            .keys()
+            .copied()
+            .collect()
     }
 }
 
@@ -87,7 +91,9 @@ impl Worker {
         let w = worker.clone();
         handle.tracker.spawn(async move { w.claim_loop(h).await });
         let h = handle.clone();
-        handle.tracker.spawn(async move { worker.reap_loop(h).await });
+        handle
+            .tracker
+            .spawn(async move { worker.reap_loop(h).await });
         handle
     }
 
@@ -141,7 +147,11 @@ impl Worker {
     /// Resolves lost runs; with `node`, also every run that node holds (used at start-up, when
     /// this node's earlier life cannot be running anything any more).
     pub async fn resolve_lost(&self, node: Option<&str>, h: &WorkerHandle) {
-        match self.store.resolve_lost_runs(Utc::now(), node, LOST_REASON).await {
+        match self
+            .store
+            .resolve_lost_runs(Utc::now(), node, LOST_REASON)
+            .await
+        {
             Ok(runs) => {
                 for run in runs {
                     tracing::warn!(run = %run.id, "resolved a run whose node was lost");
@@ -171,7 +181,10 @@ impl WorkerHandle {
         for s in &signals {
             s.graceful.cancel();
         }
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
             for s in &signals {
                 s.immediate.cancel();
             }

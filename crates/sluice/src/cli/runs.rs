@@ -86,8 +86,15 @@ pub async fn stop(global: &GlobalOpts, id: String, immediate: bool) -> Result<Ex
         emit_json(&raw);
     } else {
         let run: RunView = decode(raw)?;
+        let what = if run.finished {
+            "had already ended"
+        } else if mode == "immediate" {
+            "immediate stop requested"
+        } else {
+            "graceful stop requested"
+        };
         emit_line(&format!(
-            "run {} of {} ({}): {} ({mode} stop requested)",
+            "run {} of {} ({}): {} ({what})",
             run.run_number, run.task_path, run.id, run.state
         ));
     }

@@ -8,29 +8,137 @@ use serde_json::json;
 async fn bad_requests_get_clear_errors() {
     let server = TestServer::start().await;
     let cases: Vec<(Method, &str, Option<serde_json::Value>, u16, &str)> = vec![
-        (Method::POST, "/api/v1/runs", Some(json!({"task": "no_such_task"})), 404, "not_found"),
-        (Method::POST, "/api/v1/runs", Some(json!({"task": 12})), 422, "invalid_request"),
-        (Method::POST, "/api/v1/runs", Some(json!({"task": "orders_by_country", "parameters": {"a": 1}})), 422, "invalid_request"),
-        (Method::POST, "/api/v1/runs", Some(json!({"task": "orders_by_country", "bogus": 1})), 422, "invalid_request"),
-        (Method::POST, "/api/v1/runs", Some(json!({"task": "orders_by_country", "callback_url": "ftp://x"})), 400, "invalid_request"),
-        (Method::POST, "/api/v1/runs", Some(json!({"task": "orders_by_country", "parameters": {"sluice.data_dir": "/"}})), 400, "invalid_request"),
-        (Method::GET, "/api/v1/runs/not-a-run", None, 404, "not_found"),
-        (Method::GET, "/api/v1/runs?state=bogus", None, 400, "invalid_request"),
-        (Method::GET, "/api/v1/runs?limit=0", None, 400, "invalid_request"),
-        (Method::GET, "/api/v1/runs?limit=abc", None, 400, "invalid_request"),
+        (
+            Method::POST,
+            "/api/v1/runs",
+            Some(json!({"task": "no_such_task"})),
+            404,
+            "not_found",
+        ),
+        (
+            Method::POST,
+            "/api/v1/runs",
+            Some(json!({"task": 12})),
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/runs",
+            Some(json!({"task": "orders_by_country", "parameters": {"a": 1}})),
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/runs",
+            Some(json!({"task": "orders_by_country", "bogus": 1})),
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/runs",
+            Some(json!({"task": "orders_by_country", "callback_url": "ftp://x"})),
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/runs",
+            Some(json!({"task": "orders_by_country", "parameters": {"sluice.data_dir": "/"}})),
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/runs/not-a-run",
+            None,
+            404,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            "/api/v1/runs?state=bogus",
+            None,
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/runs?limit=0",
+            None,
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/runs?limit=abc",
+            None,
+            400,
+            "invalid_request",
+        ),
         (Method::GET, "/api/v1/tasks/nope", None, 404, "not_found"),
-        (Method::GET, "/api/v1/tasks?type=XYZ", None, 400, "invalid_request"),
+        (
+            Method::GET,
+            "/api/v1/tasks?type=XYZ",
+            None,
+            400,
+            "invalid_request",
+        ),
         (Method::GET, "/api/v1/nowhere", None, 404, "not_found"),
-        (Method::DELETE, "/api/v1/runs", None, 405, "method_not_allowed"),
-        (Method::POST, "/api/v1/tasks", Some(json!({"name": "x", "type": "MTT", "definition": {"sources": []}})), 422, "invalid_definition"),
-        (Method::POST, "/api/v1/tasks", Some(json!({"name": "a/b", "type": "MTT", "definition": {}})), 400, "invalid_request"),
-        (Method::POST, "/api/v1/tasks", Some(json!({"name": "x", "type": "BOGUS", "definition": {}})), 400, "invalid_request"),
-        (Method::POST, "/api/v1/connections", Some(json!({"name": "c", "type": "postgres", "config": {"url": "postgres://u:secret@h/db"}})), 422, "invalid_definition"),
-        (Method::POST, "/api/v1/connections", Some(json!({"name": "c", "type": "files", "config": {"path": 3}})), 400, "invalid_request"),
+        (
+            Method::DELETE,
+            "/api/v1/runs",
+            None,
+            405,
+            "method_not_allowed",
+        ),
+        (
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"name": "x", "type": "MTT", "definition": {"sources": []}})),
+            422,
+            "invalid_definition",
+        ),
+        (
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"name": "a/b", "type": "MTT", "definition": {}})),
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"name": "x", "type": "BOGUS", "definition": {}})),
+            400,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/connections",
+            Some(
+                json!({"name": "c", "type": "postgres", "config": {"url": "postgres://u:secret@h/db"}}),
+            ),
+            422,
+            "invalid_definition",
+        ),
+        (
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"name": "c", "type": "files", "config": {"path": 3}})),
+            400,
+            "invalid_request",
+        ),
     ];
     for (method, path, body, status, code) in cases {
         let (got, answer) = server.call(method.clone(), path, body.clone()).await;
-        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{method} {path} {body:?}: {answer}");
+        assert_eq!(
+            (got, answer["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path} {body:?}: {answer}"
+        );
         assert!(!answer["message"].as_str().unwrap().is_empty());
     }
     // Malformed JSON and a wrong content type.
@@ -56,9 +164,15 @@ async fn bad_requests_get_clear_errors() {
         .unwrap();
     assert_eq!(resp.status(), 415);
     let (status, stop) = server
-        .post("/api/v1/runs/00000000-0000-0000-0000-000000000000/stop", json!({"mode": "sideways"}))
+        .post(
+            "/api/v1/runs/00000000-0000-0000-0000-000000000000/stop",
+            json!({"mode": "sideways"}),
+        )
         .await;
-    assert_eq!((status, stop["code"].as_str()), (400, Some("invalid_request")));
+    assert_eq!(
+        (status, stop["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
 }
 
 const GOOD: &str = r#"type = "MTT"
@@ -78,19 +192,28 @@ async fn bad_definition_files_are_reported_with_file_and_field_and_do_not_stop_t
         ("orders.csv", "id,name\n1,a\n"),
         ("ok/good.toml", GOOD),
         ("sales/missing_file.toml", &missing_source),
-        ("sales/broken.toml", "type = \"MTT\"\n[[sources]]\nname = 3\n"),
+        (
+            "sales/broken.toml",
+            "type = \"MTT\"\n[[sources]]\nname = 3\n",
+        ),
         ("sales/not_toml.toml", "this is not toml ]["),
     ]);
     let server = TestServer::start_with(defs.path(), None, &[]).await;
     let log = server.server_log();
     let root = defs.path().canonicalize().unwrap();
-    let expected = format!("{}: source.path: file not found", root.join("sales/missing_file.toml").display());
+    let expected = format!(
+        "{}: source.path: file not found",
+        root.join("sales/missing_file.toml").display()
+    );
     assert!(log.contains(&expected), "{expected}\n---\n{log}");
     assert!(log.contains("sales/broken.toml: sources[0].name"), "{log}");
     assert!(log.contains("sales/not_toml.toml: toml:"), "{log}");
     let run = server.start_run("ok/good", json!({})).await;
     let done = server.wait_end(&run, 60).await;
-    assert_eq!(done["state"], "completed", "the good file still works: {done}");
+    assert_eq!(
+        done["state"], "completed",
+        "the good file still works: {done}"
+    );
 
     // The same checks over the API: 422, one line per problem, the good file applied.
     let (status, report) = server
@@ -104,9 +227,22 @@ async fn bad_definition_files_are_reported_with_file_and_field_and_do_not_stop_t
         )
         .await;
     assert_eq!(status, 422, "{report}");
-    let errors: Vec<&str> = report["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
-    assert!(errors.iter().any(|e| e.starts_with("api/bad.toml: sources: missing field")), "{errors:?}");
-    assert!(errors.iter().any(|e| e.starts_with("../escape.toml: path")), "{errors:?}");
+    let errors: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("api/bad.toml: ") && e.contains("missing field `sources`")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.starts_with("../escape.toml: path")),
+        "{errors:?}"
+    );
     assert_eq!(report["created"], json!(["api/good"]));
 }
 
@@ -125,8 +261,14 @@ sql = "SELECT id, amount FROM t ORDER BY id"
 format = "csv"
 path = "${sluice.data_dir}/good_rows.csv"
 "#;
-    let strict = task.replace("type = \"MTT\"", "type = \"MTT\"\nstop_on_error = true").replace("good_rows", "strict_rows");
-    let defs = defs_dir(&[("rows.csv", csv), ("lenient.toml", task), ("strict.toml", &strict)]);
+    let strict = task
+        .replace("type = \"MTT\"", "type = \"MTT\"\nstop_on_error = true")
+        .replace("good_rows", "strict_rows");
+    let defs = defs_dir(&[
+        ("rows.csv", csv),
+        ("lenient.toml", task),
+        ("strict.toml", &strict),
+    ]);
     let server = TestServer::start_with(defs.path(), None, &[]).await;
     let run = server.start_run("lenient", json!({})).await;
     let done = server.wait_end(&run, 60).await;
@@ -135,7 +277,11 @@ path = "${sluice.data_dir}/good_rows.csv"
     assert_eq!(done["counters"]["source_rows_failed"], 3);
     assert_eq!(done["counters"]["target_rows_written"], 3);
     let out = std::fs::read_to_string(server.data_dir.join("good_rows.csv")).unwrap();
-    let ids: Vec<&str> = out.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    let ids: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
     assert_eq!(ids, vec!["1", "3", "6"]);
     let warnings: Vec<String> = server
         .log(&done, "warn")
@@ -144,7 +290,10 @@ path = "${sluice.data_dir}/good_rows.csv"
         .map(|l| l["message"].as_str().unwrap().to_string())
         .collect();
     for line in ["line 3", "line 5", "line 6"] {
-        assert!(warnings.iter().any(|w| w.contains(line)), "{line}: {warnings:?}");
+        assert!(
+            warnings.iter().any(|w| w.contains(line)),
+            "{line}: {warnings:?}"
+        );
     }
 
     let run = server.start_run("strict", json!({})).await;

@@ -41,7 +41,10 @@ async fn callbacks_are_retried_until_received() {
     server.wait_end(&run, 120).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while got.lock().unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "callback never delivered");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "callback never delivered"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(*calls.lock().unwrap(), 2);
@@ -55,6 +58,12 @@ async fn callbacks_are_retried_until_received() {
         .iter()
         .map(|l| l["message"].as_str().unwrap().to_string())
         .collect();
-    assert!(messages.iter().any(|m| m.contains("failed (attempt 1)")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("delivered (attempt 2)")), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("failed (attempt 1)")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("delivered (attempt 2)")),
+        "{messages:?}"
+    );
 }

@@ -21,7 +21,13 @@ async fn run_wait_and_exit_codes() {
         let (url, token) = (server.url.clone(), server.token.clone());
         move || {
             Command::new(env!("CARGO_BIN_EXE_sluice"))
-                .args(["run", "sales/orders_by_country", "--param", "since=2026-03-01", "--wait"])
+                .args([
+                    "run",
+                    "sales/orders_by_country",
+                    "--param",
+                    "since=2026-03-01",
+                    "--wait",
+                ])
                 .env("SLUICE_URL", url)
                 .env("SLUICE_TOKEN", token)
                 .output()
@@ -30,12 +36,23 @@ async fn run_wait_and_exit_codes() {
     })
     .await
     .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("completed"));
 
     let s = &server;
     let nowait = tokio::task::block_in_place(|| cli(s, &["run", "gift_orders"]));
-    assert_eq!(nowait.status.code(), Some(6), "{}", String::from_utf8_lossy(&nowait.stderr));
+    assert_eq!(
+        nowait.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&nowait.stderr)
+    );
     let unknown = tokio::task::block_in_place(|| cli(s, &["run", "no_such_task"]));
     assert_eq!(unknown.status.code(), Some(7));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("not found"));

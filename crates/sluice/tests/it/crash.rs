@@ -25,18 +25,28 @@ async fn sigkill_mid_run_is_resolved_after_restart_and_nothing_else_is_lost() {
     let mut server = TestServer::start_with(defs.path(), Some(data.path()), &env).await;
     let slow = server.start_run("slow", json!({})).await;
     server
-        .wait_for(&slow, 60, |r| r["counters"]["source_rows_read"].as_u64().unwrap_or(0) > 0)
+        .wait_for(&slow, 60, |r| {
+            r["counters"]["source_rows_read"].as_u64().unwrap_or(0) > 0
+        })
         .await;
     let queued = server.start_run("quick", json!({})).await;
     assert_eq!(queued["state"], "queued");
     server.kill();
 
     let server = TestServer::start_with(defs.path(), Some(data.path()), &env).await;
-    let (_, lost) = server.get(&format!("/api/v1/runs/{}", slow["id"].as_str().unwrap())).await;
+    let (_, lost) = server
+        .get(&format!("/api/v1/runs/{}", slow["id"].as_str().unwrap()))
+        .await;
     assert_eq!(lost["state"], "failed", "{lost}");
-    assert!(lost["error"].as_str().unwrap().contains("interrupted"), "{lost}");
+    assert!(
+        lost["error"].as_str().unwrap().contains("interrupted"),
+        "{lost}"
+    );
     let done = server.wait_end(&queued, 120).await;
-    assert_eq!(done["state"], "completed", "the queued run survived the crash: {done}");
+    assert_eq!(
+        done["state"], "completed",
+        "the queued run survived the crash: {done}"
+    );
     assert!(out.path().join("quick.parquet").exists());
     assert!(!target.exists(), "the killed run left no target");
     let leftovers: Vec<_> = std::fs::read_dir(out.path())
@@ -45,7 +55,10 @@ async fn sigkill_mid_run_is_resolved_after_restart_and_nothing_else_is_lost() {
         .filter(|n| n.contains("copy"))
         .collect();
     // A temp file of the killed process may remain (it had no chance to clean up), but never the target.
-    assert!(leftovers.iter().all(|n| n.starts_with('.')), "{leftovers:?}");
+    assert!(
+        leftovers.iter().all(|n| n.starts_with('.')),
+        "{leftovers:?}"
+    );
 }
 
 #[tokio::test]
@@ -57,14 +70,25 @@ async fn sigterm_stops_running_jobs_at_a_safe_point_and_exits() {
     let mut server = TestServer::start_with(defs.path(), Some(data.path()), &[]).await;
     let run = server.start_run("slow", json!({})).await;
     server
-        .wait_for(&run, 60, |r| r["counters"]["source_rows_read"].as_u64().unwrap_or(0) > 0)
+        .wait_for(&run, 60, |r| {
+            r["counters"]["source_rows_read"].as_u64().unwrap_or(0) > 0
+        })
         .await;
     let status = server.terminate();
-    assert!(status.success(), "clean exit: {status:?}\n{}", server.server_log());
+    assert!(
+        status.success(),
+        "clean exit: {status:?}\n{}",
+        server.server_log()
+    );
 
     let server = TestServer::start_with(defs.path(), Some(data.path()), &[]).await;
-    let (_, r) = server.get(&format!("/api/v1/runs/{}", run["id"].as_str().unwrap())).await;
+    let (_, r) = server
+        .get(&format!("/api/v1/runs/{}", run["id"].as_str().unwrap()))
+        .await;
     assert_eq!(r["state"], "stopped", "{r}");
-    assert!(r["error"].as_str().unwrap().contains("shutting down"), "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("shutting down"),
+        "{r}"
+    );
     assert!(!target.exists());
 }

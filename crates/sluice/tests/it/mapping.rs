@@ -35,21 +35,41 @@ fn expected(since: &str) -> BTreeMap<String, Agg> {
 
 fn read_output(path: &Path) -> BTreeMap<String, Agg> {
     let file = std::fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
     let mut out = BTreeMap::new();
     for batch in reader {
         let batch = batch.unwrap();
         let country = batch.column_by_name("country").unwrap();
-        let country = datafusion::arrow::compute::cast(country, &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let country = datafusion::arrow::compute::cast(
+            country,
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
         let country = country.as_string::<i32>();
-        let orders = batch.column_by_name("orders").unwrap().as_primitive::<Int64Type>();
-        let items = batch.column_by_name("items").unwrap().as_primitive::<Int64Type>();
-        let revenue = batch.column_by_name("revenue").unwrap().as_primitive::<Float64Type>();
+        let orders = batch
+            .column_by_name("orders")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let items = batch
+            .column_by_name("items")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let revenue = batch
+            .column_by_name("revenue")
+            .unwrap()
+            .as_primitive::<Float64Type>();
         for i in 0..batch.num_rows() {
             assert!(!country.is_null(i));
             out.insert(
                 country.value(i).to_string(),
-                Agg { orders: orders.value(i), items: items.value(i), revenue: revenue.value(i) },
+                Agg {
+                    orders: orders.value(i),
+                    items: items.value(i),
+                    revenue: revenue.value(i),
+                },
             );
         }
     }
@@ -57,18 +77,28 @@ fn read_output(path: &Path) -> BTreeMap<String, Agg> {
 }
 
 fn assert_same(got: &BTreeMap<String, Agg>, want: &BTreeMap<String, Agg>) {
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
     for (country, w) in want {
         let g = &got[country];
         assert_eq!((g.orders, g.items), (w.orders, w.items), "{country}");
-        assert!((g.revenue - w.revenue).abs() < 0.006, "{country}: {} vs {}", g.revenue, w.revenue);
+        assert!(
+            (g.revenue - w.revenue).abs() < 0.006,
+            "{country}: {} vs {}",
+            g.revenue,
+            w.revenue
+        );
     }
 }
 
 #[tokio::test]
 async fn orders_by_country_by_name_and_by_every_id() {
     let server = TestServer::start().await;
-    let output = server.data_dir.join("output/sales/orders_by_country.parquet");
+    let output = server
+        .data_dir
+        .join("output/sales/orders_by_country.parquet");
 
     // By bare name, folder/name, and the task's ids in every format.
     let (status, task) = server.get("/api/v1/tasks/sales%2Forders_by_country").await;
@@ -97,14 +127,19 @@ async fn orders_by_country_by_name_and_by_every_id() {
     }
 
     // A parameter changes the result, exactly as computed independently.
-    let run = server.start_run("orders_by_country", json!({"since": "2026-06-01"})).await;
+    let run = server
+        .start_run("orders_by_country", json!({"since": "2026-06-01"}))
+        .await;
     let done = server.wait_end(&run, 120).await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_same(&read_output(&output), &expected("2026-06-01"));
 
     // The log tells the story, filterable by level.
     let info = server.log(&done, "info").await;
-    let text: Vec<&str> = info.iter().map(|l| l["message"].as_str().unwrap()).collect();
+    let text: Vec<&str> = info
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
     assert!(text.iter().any(|m| m.contains("started")), "{text:?}");
     assert!(text.iter().any(|m| m.contains("Run ended")), "{text:?}");
     let errors = server.log(&done, "error").await;
@@ -120,13 +155,20 @@ async fn orders_by_country_by_name_and_by_every_id() {
 #[tokio::test]
 async fn json_lines_example_filters_by_parameter() {
     let server = TestServer::start().await;
-    let run = server.start_run("gift_orders", json!({"country": "DE"})).await;
+    let run = server
+        .start_run("gift_orders", json!({"country": "DE"}))
+        .await;
     let done = server.wait_end(&run, 120).await;
     assert_eq!(done["state"], "completed", "{done}");
-    let out = std::fs::read_to_string(server.data_dir.join("output/sales/gift_orders_DE.jsonl")).unwrap();
+    let out =
+        std::fs::read_to_string(server.data_dir.join("output/sales/gift_orders_DE.jsonl")).unwrap();
     let got: Vec<i64> = out
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["order_id"].as_i64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["order_id"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     let mut want = Vec::new();
     let mut rdr = csv::Reader::from_path(examples_dir().join("data/orders.csv")).unwrap();

@@ -12,7 +12,10 @@ pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
 /// The repository's bundled examples.
 pub fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .canonicalize()
+        .unwrap()
 }
 
 pub struct TestServer {
@@ -31,7 +34,11 @@ impl TestServer {
     }
 
     /// A server on `defs`, with `data_dir` (a fresh one when None) and extra environment.
-    pub async fn start_with(defs: &Path, data_dir: Option<&Path>, env: &[(&str, &str)]) -> TestServer {
+    pub async fn start_with(
+        defs: &Path,
+        data_dir: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> TestServer {
         let (tmp, data_dir) = match data_dir {
             Some(d) => (None, d.to_path_buf()),
             None => {
@@ -71,10 +78,12 @@ impl TestServer {
                 }
             }
         });
-        let url = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-            let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
-            panic!("the server did not start:\n{log}")
-        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
+                panic!("the server did not start:\n{log}")
+            });
         let http = reqwest::Client::new();
         let login: Value = http
             .post(format!("{url}/api/v1/auth/login"))
@@ -85,7 +94,10 @@ impl TestServer {
             .json()
             .await
             .unwrap();
-        let token = login["token"].as_str().expect("login answers a token").to_string();
+        let token = login["token"]
+            .as_str()
+            .expect("login answers a token")
+            .to_string();
         TestServer {
             child: Some(child),
             url,
@@ -107,13 +119,19 @@ impl TestServer {
     /// SIGTERM, then wait for the process to exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().unwrap();
-        Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = c.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the server did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -122,7 +140,12 @@ impl TestServer {
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
     }
 
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         self.call_as(&self.token.clone(), method, path, body).await
     }
 
@@ -133,14 +156,19 @@ impl TestServer {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(token);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else {
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, value)
@@ -168,7 +196,9 @@ impl TestServer {
         let id = run["id"].as_str().unwrap();
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
-            let (status, r) = self.get(&format!("/api/v1/runs/{id}/wait?timeout=10")).await;
+            let (status, r) = self
+                .get(&format!("/api/v1/runs/{id}/wait?timeout=10"))
+                .await;
             assert_eq!(status, 200, "{r}");
             if r["finished"] == true {
                 return r;
@@ -186,7 +216,10 @@ impl TestServer {
             if pred(&r) {
                 return r;
             }
-            assert!(Instant::now() < deadline, "condition not reached in {secs}s: {r}");
+            assert!(
+                Instant::now() < deadline,
+                "condition not reached in {secs}s: {r}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -232,7 +265,15 @@ pub fn big_csv() -> &'static Path {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
         writeln!(w, "order_id,country,amount,note").unwrap();
         for i in 0..3_000_000u64 {
-            writeln!(w, "{i},C{},{}.{:02},{}", i % 50, i % 1000, i % 100, "x".repeat((i % 20) as usize)).unwrap();
+            writeln!(
+                w,
+                "{i},C{},{}.{:02},{}",
+                i % 50,
+                i % 1000,
+                i % 100,
+                "x".repeat((i % 20) as usize)
+            )
+            .unwrap();
         }
         w.flush().unwrap();
         path
