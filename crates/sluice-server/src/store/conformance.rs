@@ -24,8 +24,13 @@ pub async fn run_all(store: &dyn Store) {
     org_isolation(store).await;
 }
 
+/// Now, to the microsecond: stores keep times at that precision.
+fn now_micros() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).expect("in range")
+}
+
 pub fn sample_task(org_id: Uuid, folder: &str, name: &str, allow_parallel: bool) -> Task {
-    let now = Utc::now();
+    let now = now_micros();
     Task {
         id: Uuid::now_v7(),
         org_id,
@@ -145,7 +150,7 @@ async fn tasks(store: &dyn Store, org: Uuid) {
     );
     let mut changed = t.clone();
     changed.description = "changed".into();
-    changed.updated_at = Utc::now();
+    changed.updated_at = now_micros();
     store.update_task(&changed).await.unwrap();
     assert_eq!(
         store
@@ -189,7 +194,7 @@ async fn tasks(store: &dyn Store, org: Uuid) {
 }
 
 async fn connections(store: &dyn Store, org: Uuid) {
-    let now = Utc::now();
+    let now = now_micros();
     let c = Connection {
         id: Uuid::now_v7(),
         org_id: org,
