@@ -607,14 +607,46 @@ async fn stop_before_start_does_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: large and slow without optimisations"]
 async fn bench_csv_to_parquet() {
-    use std::io::Write;
     let rows: usize = std::env::var("SLUICE_BENCH_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000_000);
     let h = Harness::new(&[]);
-    let path = h.path("big.csv");
-    let mut out = std::io::BufWriter::new(fs::File::create(&path).unwrap());
+    // SLUICE_BENCH_CSV names an existing file to read instead (to compare with other tools).
+    let given = std::env::var("SLUICE_BENCH_CSV").ok();
+    let path = given
+        .clone()
+        .map_or_else(|| h.path("big.csv"), PathBuf::from);
+    if given.is_none() {
+        write_bench_csv(&path, rows);
+    }
+    let size = fs::metadata(&path).unwrap().len();
+    let def: MappingDef = serde_json::from_value(json!({
+        "sources": [{"name": "big", "format": "csv", "path": path}],
+        "target": {"format": "parquet", "path": "big.parquet"},
+    }))
+    .unwrap();
+    let started = Instant::now();
+    let outcome = run(&def, &h.ctx).await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(outcome, Outcome::Completed);
+    let rows = h.counter(|c| &c.target_rows_written);
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("");
+    eprintln!(
+        "{rows} rows, {} MB csv -> {} MB parquet in {:.2}s; {peak}",
+        size >> 20,
+        fs::metadata(h.path("big.parquet")).unwrap().len() >> 20,
+        elapsed.as_secs_f64()
+    );
+}
+
+fn write_bench_csv(path: &Path, rows: usize) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(fs::File::create(path).unwrap());
     writeln!(out, "id,customer,country,amount,qty,order_date,note").unwrap();
     let mut seed: u64 = 7;
     for id in 0..rows {
@@ -636,27 +668,4 @@ async fn bench_csv_to_parquet() {
         .unwrap();
     }
     out.flush().unwrap();
-    drop(out);
-    let size = fs::metadata(&path).unwrap().len();
-    let def: MappingDef = serde_json::from_value(json!({
-        "sources": [{"name": "big", "format": "csv", "path": "big.csv"}],
-        "target": {"format": "parquet", "path": "big.parquet"},
-    }))
-    .unwrap();
-    let started = Instant::now();
-    let outcome = run(&def, &h.ctx).await.unwrap();
-    let elapsed = started.elapsed();
-    assert_eq!(outcome, Outcome::Completed);
-    assert_eq!(h.counter(|c| &c.target_rows_written), rows as u64);
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let peak = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .unwrap_or("");
-    eprintln!(
-        "{rows} rows, {} MB csv -> {} MB parquet in {:.2}s; {peak}",
-        size >> 20,
-        fs::metadata(h.path("big.parquet")).unwrap().len() >> 20,
-        elapsed.as_secs_f64()
-    );
 }

@@ -99,7 +99,7 @@ async fn deliver(app: &App, client: &reqwest::Client, cb: Callback) {
         Err(e) if e.is_timeout() => {
             Some(format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()))
         }
-        Err(e) => Some(format!("{}", error_chain(&e))),
+        Err(e) => Some(error_chain(&e)),
     };
     let attempts = cb.attempts + 1;
     let (delivery, line) = match error {

@@ -101,17 +101,14 @@ impl App {
         let mut tasks: HashMap<Uuid, Option<(String, String)>> = HashMap::new();
         let mut out = Vec::with_capacity(runs.len());
         for r in runs {
-            if !tasks.contains_key(&r.task_id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(r.task_id) {
                 let t = self
                     .store
                     .get_task(r.org_id, r.task_id)
                     .await
                     .ok()
                     .flatten();
-                tasks.insert(
-                    r.task_id,
-                    t.map(|t| (t.path(), t.task_type.code().to_string())),
-                );
+                slot.insert(t.map(|t| (t.path(), t.task_type.code().to_string())));
             }
             let t = tasks[&r.task_id].as_ref();
             out.push(run_view(r, t.map(|(p, ty)| (p.as_str(), ty.as_str()))));
