@@ -268,7 +268,7 @@ async fn inferred_types_fail_later_rows_that_do_not_fit() {
     }
     text.push_str("1.5,y,false,2024-01-02 00:00:00\n");
     text.push_str("7,z,maybe,2024-01-02 00:00:00\n");
-    text.push_str(&format!("8,\u{e9},false,2024-01-02 00:00:00\n"));
+    text.push_str("8,\u{e9},false,2024-01-02 00:00:00\n");
     let mut bytes = text.into_bytes();
     bytes.extend_from_slice(b"9,\xff\xfe,true,2024-01-03 00:00:00\n");
     h.write("t.csv", bytes);

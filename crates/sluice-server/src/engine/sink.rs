@@ -206,7 +206,7 @@ fn write_loop(
 }
 
 enum FormatWriter {
-    Csv(datafusion::arrow::csv::Writer<BufWriter<File>>),
+    Csv(Box<datafusion::arrow::csv::Writer<BufWriter<File>>>),
     Json(LineDelimitedWriter<BufWriter<File>>),
     Parquet(Box<ArrowWriter<File>>),
 }
@@ -218,11 +218,11 @@ fn data_error(e: impl std::fmt::Display) -> EngineError {
 impl FormatWriter {
     fn new(format: FileFormat, file: File, schema: SchemaRef) -> Result<FormatWriter, EngineError> {
         Ok(match format {
-            FileFormat::Csv => FormatWriter::Csv(
+            FileFormat::Csv => FormatWriter::Csv(Box::new(
                 CsvWriterBuilder::new()
                     .with_header(true)
                     .build(BufWriter::with_capacity(WRITE_BUFFER, file)),
-            ),
+            )),
             FileFormat::Json => FormatWriter::Json(LineDelimitedWriter::new(
                 BufWriter::with_capacity(WRITE_BUFFER, file),
             )),
