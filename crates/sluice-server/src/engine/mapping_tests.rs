@@ -245,6 +245,36 @@ async fn bad_csv_rows_are_counted_logged_and_skipped() {
 }
 
 #[tokio::test]
+async fn many_bad_rows_are_summarised_not_all_logged() {
+    let mut h = Harness::new(&[]);
+    let mut text = String::from("a,b\n");
+    for i in 0..1000 {
+        text.push_str(&format!("{i},{i}\n"));
+    }
+    for i in 0..150 {
+        text.push_str(&format!("{i},{i},{i}\n"));
+    }
+    h.write("many.csv", text);
+    let outcome = h
+        .run(json!({
+            "sources": [{"name": "many", "format": "csv", "path": "many.csv"}],
+            "target": {"format": "csv", "path": "many.out.csv"},
+        }))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::CompletedWithErrors);
+    assert_eq!(h.counter(|c| &c.source_rows_read), 1150);
+    assert_eq!(h.counter(|c| &c.source_rows_failed), 150);
+    assert_eq!(h.counter(|c| &c.target_rows_written), 1000);
+    let logs = h.logs();
+    assert_eq!(logs.iter().filter(|l| l.contains("(row skipped)")).count(), 100);
+    assert!(
+        logs.iter().any(|l| l.contains("50 more failed rows")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test]
 async fn stop_on_error_fails_without_a_target() {
     let h = Harness::new(&[]);
     h.write("people.csv", BAD_CSV);
@@ -436,6 +466,7 @@ async fn glob_of_csv_files_to_json_lines() {
         h.write(&format!("data/{}/part-{part}.csv", "2024"), text);
     }
     h.write("data/2024/other.txt", "not,a,part\n");
+    h.write("data/2024/.part-9.csv", "part,seq\n9,9\n");
     let outcome = h
         .run(json!({
             "sources": [{"name": "parts", "format": "csv", "path": "data/${day}/part-*.csv"}],
@@ -463,7 +494,7 @@ async fn glob_of_csv_files_to_json_lines() {
 #[tokio::test]
 async fn copy_without_transform_replaces_the_target() {
     let h = Harness::new(&[]);
-    let input = "code;label\nA;\"x;y\"\nB;\nC;z\n";
+    let input = "\u{feff}code;label\nA;\"x;y\"\nB;\nC;z\n";
     h.write("in.csv", input);
     h.write("out.csv", "old contents\n");
     let outcome = h

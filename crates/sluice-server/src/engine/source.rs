@@ -356,14 +356,20 @@ pub(super) fn expand(source: &FileSource, ctx: &RunContext) -> Result<Vec<PathBu
     let name = &source.name;
     let no_match =
         || EngineError::Definition(format!("source `{name}`: no file matches {pattern}"));
-    if !pattern.contains(['*', '?', '[']) {
-        return if path.is_file() {
-            Ok(vec![path])
-        } else {
-            Err(no_match())
-        };
+    // A file that exists as named is that file, even if its name has glob characters.
+    if path.is_file() {
+        return Ok(vec![path]);
     }
-    let entries = glob::glob(&pattern).map_err(|e| {
+    if !pattern.contains(['*', '?', '[']) {
+        return Err(no_match());
+    }
+    // `*` does not match a leading dot: hidden files, such as another run's temporary target,
+    // are not read unless the pattern names them.
+    let options = glob::MatchOptions {
+        require_literal_leading_dot: true,
+        ..Default::default()
+    };
+    let entries = glob::glob_with(&pattern, options).map_err(|e| {
         EngineError::Definition(format!("source `{name}`: bad glob {pattern}: {e}"))
     })?;
     let mut files = Vec::new();
