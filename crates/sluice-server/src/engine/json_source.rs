@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A batch is cut early past this many bytes of JSON.
-const MAX_BATCH_BYTES: usize = 128 << 20;
+const MAX_BATCH_BYTES: usize = 64 << 20;
 
 pub(super) struct JsonReader {
     files: Vec<PathBuf>,

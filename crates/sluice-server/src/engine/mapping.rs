@@ -1,6 +1,8 @@
 //! The mapping task (MTT): file sources registered as DataFusion tables, an optional SQL transform
 //! over them, and one target file written atomically, streaming batch by batch throughout.
 
+#[path = "csv_infer.rs"]
+mod csv_infer;
 #[path = "csv_source.rs"]
 mod csv_source;
 #[path = "json_source.rs"]
@@ -11,6 +13,9 @@ mod parquet_source;
 mod sink;
 #[path = "source.rs"]
 mod source;
+#[cfg(test)]
+#[path = "mapping_stop_tests.rs"]
+mod stop_tests;
 #[cfg(test)]
 #[path = "mapping_tests.rs"]
 mod tests;
@@ -89,11 +94,11 @@ pub async fn run(def: &MappingDef, ctx: &RunContext) -> Result<Outcome, EngineEr
     // Dropping the stream ends the readers before anything else happens.
     drop(stream);
     moved?;
-    tokio::select! {
+    let written = tokio::select! {
         biased;
         _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
         done = sink.complete() => done?,
-    }
+    };
     sink.publish().await?;
 
     let mut failed = 0;
@@ -108,15 +113,14 @@ pub async fn run(def: &MappingDef, ctx: &RunContext) -> Result<Outcome, EngineEr
             s.name
         ));
     }
-    let unlogged = failed.saturating_sub(shared.bad_rows_logged().min(source::MAX_LOGGED_BAD_ROWS));
+    let unlogged = failed.saturating_sub(shared.bad_rows_logged());
     if unlogged > 0 {
         ctx.log.warn(format!(
             "{unlogged} more failed rows were skipped without being logged one by one"
         ));
     }
     ctx.log.info(format!(
-        "target: {} rows written to {} in {:.2}s",
-        ctx.counters.target_rows_written.load(Ordering::Relaxed),
+        "target: {written} rows written to {} in {:.2}s",
         target.display(),
         started.elapsed().as_secs_f64()
     ));

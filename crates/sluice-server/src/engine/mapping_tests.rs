@@ -17,18 +17,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-struct Harness {
+pub(super) struct Harness {
     dir: TempDir,
-    ctx: RunContext,
+    pub(super) ctx: RunContext,
     rx: UnboundedReceiver<NewLogLine>,
 }
 
 impl Harness {
-    fn new(params: &[(&str, &str)]) -> Harness {
+    pub(super) fn new(params: &[(&str, &str)]) -> Harness {
         let dir = TempDir::new().unwrap();
         let (log, rx) = RunLog::new();
         let ctx = RunContext {
@@ -47,17 +46,17 @@ impl Harness {
         Harness { dir, ctx, rx }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn write(&self, name: &str, content: impl AsRef<[u8]>) {
+    pub(super) fn write(&self, name: &str, content: impl AsRef<[u8]>) {
         let path = self.path(name);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, content).unwrap();
     }
 
-    fn logs(&mut self) -> Vec<String> {
+    pub(super) fn logs(&mut self) -> Vec<String> {
         let mut lines = Vec::new();
         while let Ok(line) = self.rx.try_recv() {
             lines.push(line.message);
@@ -65,17 +64,17 @@ impl Harness {
         lines
     }
 
-    fn counter(&self, which: fn(&LiveCounters) -> &std::sync::atomic::AtomicU64) -> u64 {
+    pub(super) fn counter(&self, which: fn(&LiveCounters) -> &std::sync::atomic::AtomicU64) -> u64 {
         which(&self.ctx.counters).load(Ordering::Relaxed)
     }
 
-    async fn run(&self, def: serde_json::Value) -> Result<Outcome, EngineError> {
+    pub(super) async fn run(&self, def: serde_json::Value) -> Result<Outcome, EngineError> {
         let def: MappingDef = serde_json::from_value(def).unwrap();
         run(&def, &self.ctx).await
     }
 
     /// Files in the directory (recursively) whose name marks them as temporary.
-    fn temp_files(&self) -> Vec<PathBuf> {
+    pub(super) fn temp_files(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             for entry in fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
@@ -119,10 +118,10 @@ fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     out
 }
 
-const COUNTRIES: [&str; 5] = ["DE", "FR", "IT", "NL", "US"];
+pub(super) const COUNTRIES: [&str; 5] = ["DE", "FR", "IT", "NL", "US"];
 
 /// Deterministic order rows: `id,country,amount,qty`, amount with two decimals.
-fn orders_csv(rows: usize) -> (String, Vec<(i64, &'static str, f64, i64)>) {
+pub(super) fn orders_csv(rows: usize) -> (String, Vec<(i64, &'static str, f64, i64)>) {
     let mut text = String::from("id,country,amount,qty\n");
     let mut parsed = Vec::with_capacity(rows);
     let mut seed: u64 = 42;
@@ -267,7 +266,10 @@ async fn many_bad_rows_are_summarised_not_all_logged() {
     assert_eq!(h.counter(|c| &c.source_rows_failed), 150);
     assert_eq!(h.counter(|c| &c.target_rows_written), 1000);
     let logs = h.logs();
-    assert_eq!(logs.iter().filter(|l| l.contains("(row skipped)")).count(), 100);
+    assert_eq!(
+        logs.iter().filter(|l| l.contains("(row skipped)")).count(),
+        100
+    );
     assert!(
         logs.iter().any(|l| l.contains("50 more failed rows")),
         "{logs:?}"
@@ -520,183 +522,4 @@ async fn copy_without_transform_replaces_the_target() {
     .await
     .unwrap();
     assert_eq!(fs::read_to_string(h.path("empty.out.csv")).unwrap(), "a\n");
-}
-
-#[tokio::test]
-async fn definition_errors_leave_nothing_behind() {
-    let h = Harness::new(&[]);
-    h.write("a.csv", "x,y\n1,2\n");
-    let with_sql = |sql: &str| {
-        json!({
-            "sources": [{"name": "a", "format": "csv", "path": "a.csv"}],
-            "transform": {"sql": sql},
-            "target": {"format": "parquet", "path": "out/a.parquet"},
-        })
-    };
-    for sql in [
-        "SELEC x FROM a",
-        "SELECT x FROM nope",
-        "SELECT z FROM a",
-        "CREATE TABLE t AS SELECT 1",
-        "COPY a TO 'elsewhere.csv'",
-    ] {
-        match h.run(with_sql(sql)).await {
-            Err(EngineError::Definition(_)) => {}
-            other => panic!("{sql}: unexpected {other:?}"),
-        }
-    }
-    assert!(!h.path("out/a.parquet").exists());
-    assert!(!h.path("elsewhere.csv").exists());
-    assert!(h.temp_files().is_empty());
-
-    let missing = json!({
-        "sources": [{"name": "orders", "format": "csv", "path": "missing/*.csv"}],
-        "target": {"format": "csv", "path": "o.csv"},
-    });
-    match h.run(missing).await {
-        Err(EngineError::Definition(m)) => {
-            assert!(m.contains("source `orders`: no file matches"), "{m}")
-        }
-        other => panic!("unexpected {other:?}"),
-    }
-    let two = json!({
-        "sources": [{"name": "a", "format": "csv", "path": "a.csv"},
-                    {"name": "b", "format": "csv", "path": "a.csv"}],
-        "target": {"format": "csv", "path": "o.csv"},
-    });
-    assert!(matches!(h.run(two).await, Err(EngineError::Definition(_))));
-    let missing_param = with_sql("SELECT x FROM a WHERE y > ${nope}");
-    assert!(matches!(
-        h.run(missing_param).await,
-        Err(EngineError::Definition(_))
-    ));
-}
-
-/// Starts a 300k-row copy, asks for a stop once rows are moving, and checks the target is as it
-/// was and no temporary file is left.
-async fn stop_midway(immediate: bool) {
-    let h = Harness::new(&[]);
-    let (text, _) = orders_csv(300_000);
-    h.write("big.csv", text);
-    h.write("big.parquet", b"previous target");
-    let def: MappingDef = serde_json::from_value(json!({
-        "sources": [{"name": "big", "format": "csv", "path": "big.csv"}],
-        "target": {"format": "parquet", "path": "big.parquet"},
-    }))
-    .unwrap();
-    let ctx = h.ctx.clone();
-    let task = tokio::spawn(async move { run(&def, &ctx).await });
-    let started = Instant::now();
-    while h.counter(|c| &c.source_rows_read) == 0 {
-        assert!(started.elapsed() < Duration::from_secs(30), "no progress");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let token = if immediate {
-        &h.ctx.stop.immediate
-    } else {
-        &h.ctx.stop.graceful
-    };
-    token.cancel();
-    let stopped_at = Instant::now();
-    let result = task.await.unwrap();
-    assert!(matches!(result, Err(EngineError::Stopped)), "{result:?}");
-    assert!(stopped_at.elapsed() < Duration::from_secs(5));
-    assert!(h.counter(|c| &c.source_rows_read) < 300_000);
-    assert_eq!(fs::read(h.path("big.parquet")).unwrap(), b"previous target");
-    // The writer thread may still be closing its (already unlinked) file; give it a moment.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(h.temp_files().is_empty(), "{:?}", h.temp_files());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graceful_stop_leaves_target_untouched() {
-    stop_midway(false).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn immediate_stop_leaves_target_untouched() {
-    stop_midway(true).await;
-}
-
-#[tokio::test]
-async fn stop_before_start_does_nothing() {
-    let h = Harness::new(&[]);
-    h.write("a.csv", "x\n1\n");
-    h.ctx.stop.graceful.cancel();
-    let result = h
-        .run(json!({
-            "sources": [{"name": "a", "format": "csv", "path": "a.csv"}],
-            "target": {"format": "csv", "path": "b.csv"},
-        }))
-        .await;
-    assert!(matches!(result, Err(EngineError::Stopped)));
-    assert!(!h.path("b.csv").exists());
-}
-
-/// The 5-million-row CSV to Parquet copy the benchmark runs; prints time and peak memory.
-/// `cargo test -p sluice-server --release bench_csv_to_parquet -- --ignored --nocapture`
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: large and slow without optimisations"]
-async fn bench_csv_to_parquet() {
-    let rows: usize = std::env::var("SLUICE_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000_000);
-    let h = Harness::new(&[]);
-    // SLUICE_BENCH_CSV names an existing file to read instead (to compare with other tools).
-    let given = std::env::var("SLUICE_BENCH_CSV").ok();
-    let path = given
-        .clone()
-        .map_or_else(|| h.path("big.csv"), PathBuf::from);
-    if given.is_none() {
-        write_bench_csv(&path, rows);
-    }
-    let size = fs::metadata(&path).unwrap().len();
-    let def: MappingDef = serde_json::from_value(json!({
-        "sources": [{"name": "big", "format": "csv", "path": path}],
-        "target": {"format": "parquet", "path": "big.parquet"},
-    }))
-    .unwrap();
-    let started = Instant::now();
-    let outcome = run(&def, &h.ctx).await.unwrap();
-    let elapsed = started.elapsed();
-    assert_eq!(outcome, Outcome::Completed);
-    let rows = h.counter(|c| &c.target_rows_written);
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let peak = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .unwrap_or("");
-    eprintln!(
-        "{rows} rows, {} MB csv -> {} MB parquet in {:.2}s; {peak}",
-        size >> 20,
-        fs::metadata(h.path("big.parquet")).unwrap().len() >> 20,
-        elapsed.as_secs_f64()
-    );
-}
-
-fn write_bench_csv(path: &Path, rows: usize) {
-    use std::io::Write;
-    let mut out = std::io::BufWriter::new(fs::File::create(path).unwrap());
-    writeln!(out, "id,customer,country,amount,qty,order_date,note").unwrap();
-    let mut seed: u64 = 7;
-    for id in 0..rows {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let country = COUNTRIES[(seed >> 33) as usize % COUNTRIES.len()];
-        writeln!(
-            out,
-            "{id},customer-{},{country},{}.{:02},{},2024-{:02}-{:02},some note {}",
-            (seed >> 40) % 100_000,
-            (seed >> 30) % 10_000,
-            (seed >> 20) % 100,
-            (seed >> 10) % 50,
-            1 + (seed >> 8) % 12,
-            1 + (seed >> 4) % 28,
-            seed % 1000
-        )
-        .unwrap();
-    }
-    out.flush().unwrap();
 }

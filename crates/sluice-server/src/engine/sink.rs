@@ -50,7 +50,8 @@ impl Drop for TempFile {
 
 pub(super) struct Sink {
     tx: Option<mpsc::Sender<Msg>>,
-    writer: Option<JoinHandle<Result<(), EngineError>>>,
+    /// The writer thread; it ends with the number of rows written.
+    writer: Option<JoinHandle<Result<u64, EngineError>>>,
     temp: TempFile,
     target: PathBuf,
 }
@@ -106,7 +107,8 @@ impl Sink {
 
     /// Writes the file's end and syncs it. Dropping the future part way leaves the target as it
     /// was (the guard deletes the temporary file).
-    pub async fn complete(&mut self) -> Result<(), EngineError> {
+    /// Returns the rows written.
+    pub async fn complete(&mut self) -> Result<u64, EngineError> {
         let sent = match self.tx.take() {
             Some(tx) => tx.send(Msg::Finish).await.is_ok(),
             None => false,
@@ -140,14 +142,14 @@ impl Sink {
         match self.writer.take() {
             Some(handle) => match join(handle).await {
                 Err(e) => e,
-                Ok(()) => EngineError::Data("the target writer ended early".into()),
+                Ok(_) => EngineError::Data("the target writer ended early".into()),
             },
             None => EngineError::Data("the target writer is gone".into()),
         }
     }
 }
 
-async fn join(handle: JoinHandle<Result<(), EngineError>>) -> Result<(), EngineError> {
+async fn join(handle: JoinHandle<Result<u64, EngineError>>) -> Result<u64, EngineError> {
     handle
         .await
         .map_err(|e| EngineError::Data(format!("the target writer failed: {e}")))?
@@ -180,7 +182,7 @@ fn write_loop(
     sync: &File,
     schema: &SchemaRef,
     counters: &LiveCounters,
-) -> Result<(), EngineError> {
+) -> Result<u64, EngineError> {
     let mut rows = 0u64;
     loop {
         match rx.blocking_recv() {
@@ -196,9 +198,9 @@ fn write_loop(
                     writer.write(&RecordBatch::new_empty(schema.clone()))?;
                 }
                 writer.finish()?;
-                return sync
-                    .sync_all()
-                    .map_err(|e| EngineError::Data(format!("target: {e}")));
+                sync.sync_all()
+                    .map_err(|e| EngineError::Data(format!("syncing the target: {e}")))?;
+                return Ok(rows);
             }
             None => return Err(EngineError::Stopped),
         }

@@ -35,6 +35,7 @@ pub(super) struct RunShared {
     pub stop: StopSignal,
     pub stop_on_error: bool,
     pub batch_size: usize,
+    /// Failed rows counted so far (the first [`MAX_LOGGED_BAD_ROWS`] of them are logged).
     bad_logged: AtomicU64,
     /// The first error a reader hit, in its own words (DataFusion would wrap it in its prefixes).
     fatal: Mutex<Option<String>>,
@@ -53,8 +54,11 @@ impl RunShared {
         }
     }
 
+    /// How many failed rows were logged one by one.
     pub fn bad_rows_logged(&self) -> u64 {
-        self.bad_logged.load(Ordering::Relaxed)
+        self.bad_logged
+            .load(Ordering::Relaxed)
+            .min(MAX_LOGGED_BAD_ROWS)
     }
 
     pub fn take_fatal(&self) -> Option<String> {
