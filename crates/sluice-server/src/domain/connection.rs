@@ -13,14 +13,17 @@ pub enum ConnectionType {
     Postgres,
     Mysql,
     Sqlite,
+    /// A named secret (e.g. the key of deterministic masking rules), kept out of task files.
+    Secret,
 }
 
 impl ConnectionType {
-    pub const ALL: [ConnectionType; 4] = [
+    pub const ALL: [ConnectionType; 5] = [
         ConnectionType::Files,
         ConnectionType::Postgres,
         ConnectionType::Mysql,
         ConnectionType::Sqlite,
+        ConnectionType::Secret,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +31,7 @@ impl ConnectionType {
             ConnectionType::Postgres => "postgres",
             ConnectionType::Mysql => "mysql",
             ConnectionType::Sqlite => "sqlite",
+            ConnectionType::Secret => "secret",
         }
     }
 }
@@ -46,7 +50,7 @@ impl FromStr for ConnectionType {
             .find(|t| t.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 format!(
-                    "unknown connection type `{s}`; expected one of files, postgres, mysql, sqlite"
+                    "unknown connection type `{s}`; expected one of files, postgres, mysql, sqlite, secret"
                 )
             })
     }
@@ -72,6 +76,32 @@ impl Secret {
     }
 }
 
+/// A setting written in the definition, or read from an environment variable (with an optional
+/// default) when used: `url = { env = "WAREHOUSE_URL", default = "postgres://localhost/dw" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Setting {
+    FromEnv {
+        env: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default: Option<String>,
+    },
+    Value(String),
+}
+
+impl Setting {
+    pub fn resolve(&self) -> Result<String, String> {
+        match self {
+            Setting::Value(v) => Ok(v.clone()),
+            Setting::FromEnv { env, default } => match (std::env::var(env), default) {
+                (Ok(v), _) if !v.is_empty() => Ok(v),
+                (_, Some(d)) => Ok(d.clone()),
+                _ => Err(format!("environment variable `{env}` is not set")),
+            },
+        }
+    }
+}
+
 /// Never prints the value: a `Debug` of a connection ends up in logs.
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -90,9 +120,9 @@ pub struct ConnectionConfig {
     /// `files`: the root directory; `sqlite`: the database file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Databases: a URL without the password (put that in `password`).
+    /// Databases: a URL without the password (put that in `password`), or where to read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    pub url: Option<Setting>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,6 +133,9 @@ pub struct ConnectionConfig {
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
+    /// `secret` connections: the secret's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
 }
 
 impl ConnectionConfig {
@@ -111,6 +144,9 @@ impl ConnectionConfig {
         let mut c = self.clone();
         if let Some(Secret::Value(_)) = c.password {
             c.password = Some(Secret::Value("***".into()));
+        }
+        if let Some(Secret::Value(_)) = c.secret {
+            c.secret = Some(Secret::Value("***".into()));
         }
         c
     }
@@ -125,11 +161,18 @@ impl ConnectionConfig {
         };
         match kind {
             ConnectionType::Files | ConnectionType::Sqlite => need("path", &self.path),
+            ConnectionType::Secret => match &self.secret {
+                Some(_) => Ok(()),
+                None => Err((
+                    "secret".into(),
+                    "required for a secret connection (a value or `{ env = \"VAR\" }`)".into(),
+                )),
+            },
             ConnectionType::Postgres | ConnectionType::Mysql => {
                 if self.url.is_none() && self.host.is_none() {
                     return Err(("url".into(), "give a url or a host".into()));
                 }
-                if let Some(url) = &self.url
+                if let Some(Setting::Value(url)) = &self.url
                     && url.contains('@')
                     && url
                         .split('@')
@@ -195,12 +238,12 @@ mod tests {
     #[test]
     fn urls_with_passwords_are_refused() {
         let c = ConnectionConfig {
-            url: Some("postgres://u:pw@localhost/db".into()),
+            url: Some(Setting::Value("postgres://u:pw@localhost/db".into())),
             ..Default::default()
         };
         assert!(c.validate(ConnectionType::Postgres).is_err());
         let c = ConnectionConfig {
-            url: Some("postgres://u@localhost/db".into()),
+            url: Some(Setting::Value("postgres://u@localhost/db".into())),
             ..Default::default()
         };
         assert!(c.validate(ConnectionType::Postgres).is_ok());

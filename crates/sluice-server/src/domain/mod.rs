@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod identity;
 pub mod ids;
+pub mod load;
 pub mod params;
 pub mod run;
 pub mod task;

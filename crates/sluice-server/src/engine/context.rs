@@ -109,6 +109,10 @@ pub struct RunContext {
     pub stop: StopSignal,
     /// Rows per batch the engine moves at a time (and between graceful-stop checks).
     pub batch_size: usize,
+    /// The org's connections by name (secrets resolved only when used).
+    pub connections: BTreeMap<String, crate::domain::Connection>,
+    /// Where this run's rejected rows go (created on the first reject).
+    pub rejects_path: PathBuf,
 }
 
 impl RunContext {
@@ -116,6 +120,14 @@ impl RunContext {
     pub fn substitute(&self, text: &str) -> Result<String, super::EngineError> {
         params::substitute(text, &self.params)
             .map_err(|e| super::EngineError::Definition(e.to_string()))
+    }
+
+    /// A database connection of the org, resolved for use.
+    pub fn endpoint(&self, name: &str) -> Result<super::db::Endpoint, super::EngineError> {
+        let conn = self.connections.get(name).ok_or_else(|| {
+            super::EngineError::Definition(format!("connection `{name}` does not exist"))
+        })?;
+        super::db::Endpoint::resolve(conn, &self.base_dir)
     }
 
     /// Resolves a definition's path (parameters substituted) against its connection or the base.

@@ -18,7 +18,7 @@ const TIMESTAMP: u8 = 16;
 const TEXT: u8 = 32;
 
 /// Names columns from the header (or `column_N`) and types them from the first rows.
-pub(super) fn infer(
+pub(crate) fn infer(
     source: &FileSource,
     file: &Path,
     delimiter: u8,

@@ -25,7 +25,7 @@ const MAX_BATCH_BYTES: usize = 64 << 20;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-pub(super) struct CsvReader {
+pub(crate) struct CsvReader {
     files: Vec<PathBuf>,
     delimiter: u8,
     header: bool,
@@ -118,7 +118,7 @@ impl FileReader for CsvReader {
     }
 }
 
-pub(super) fn csv_reader<R: Read>(input: R, delimiter: u8) -> csv::Reader<R> {
+pub(crate) fn csv_reader<R: Read>(input: R, delimiter: u8) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         // Rows with the wrong number of fields are reported per row, not as a reader error.
@@ -129,7 +129,7 @@ pub(super) fn csv_reader<R: Read>(input: R, delimiter: u8) -> csv::Reader<R> {
 }
 
 /// Opens a file past its UTF-8 byte order mark, if it has one (the csv crate keeps it).
-pub(super) fn open_skipping_bom(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_skipping_bom(path: &Path) -> std::io::Result<File> {
     let mut file = File::open(path)?;
     let mut head = [0u8; 3];
     let mut n = 0;
@@ -145,7 +145,7 @@ pub(super) fn open_skipping_bom(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
-pub(super) fn is_utf8(record: &csv::ByteRecord) -> bool {
+pub(crate) fn is_utf8(record: &csv::ByteRecord) -> bool {
     // Whole-record ASCII is the common case and the cheapest check; otherwise each field must be
     // valid on its own (a field boundary must not split a character).
     record.as_slice().is_ascii() || record.iter().all(|f| std::str::from_utf8(f).is_ok())

@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// A batch is cut early past this many bytes of JSON.
 const MAX_BATCH_BYTES: usize = 64 << 20;
 
-pub(super) struct JsonReader {
+pub(crate) struct JsonReader {
     files: Vec<PathBuf>,
     schema: SchemaRef,
 }

@@ -2,17 +2,17 @@
 //! over them, and one target file written atomically, streaming batch by batch throughout.
 
 #[path = "csv_infer.rs"]
-mod csv_infer;
+pub(crate) mod csv_infer;
 #[path = "csv_source.rs"]
-mod csv_source;
+pub(crate) mod csv_source;
 #[path = "json_source.rs"]
-mod json_source;
+pub(crate) mod json_source;
 #[path = "parquet_source.rs"]
-mod parquet_source;
+pub(crate) mod parquet_source;
 #[path = "sink.rs"]
-mod sink;
+pub(crate) mod sink;
 #[path = "source.rs"]
-mod source;
+pub(crate) mod source;
 #[cfg(test)]
 #[path = "mapping_stop_tests.rs"]
 mod stop_tests;
@@ -162,7 +162,7 @@ fn query(def: &MappingDef, ctx: &RunContext) -> Result<String, EngineError> {
     }
 }
 
-fn session(ctx: &RunContext) -> SessionContext {
+pub(crate) fn session(ctx: &RunContext) -> SessionContext {
     let config = SessionConfig::new()
         .with_target_partitions(2)
         .with_batch_size(ctx.batch_size.max(1))
@@ -172,7 +172,7 @@ fn session(ctx: &RunContext) -> SessionContext {
 }
 
 /// Finds a source's files and works out its columns (file I/O, so on a blocking thread).
-async fn open_source(
+pub(crate) async fn open_source(
     src: &FileSource,
     ctx: &RunContext,
     shared: &Arc<RunShared>,
@@ -252,7 +252,7 @@ async fn pump(
 }
 
 /// What a failed query means: a stop, a reader's own error, or DataFusion's.
-fn classify(e: DataFusionError, shared: &RunShared) -> EngineError {
+pub(crate) fn classify(e: DataFusionError, shared: &RunShared) -> EngineError {
     if shared.stop.requested() {
         return EngineError::Stopped;
     }
@@ -262,7 +262,7 @@ fn classify(e: DataFusionError, shared: &RunShared) -> EngineError {
     }
 }
 
-fn format_name(format: FileFormat) -> &'static str {
+pub(crate) fn format_name(format: FileFormat) -> &'static str {
     match format {
         FileFormat::Csv => "csv",
         FileFormat::Parquet => "parquet",

@@ -42,6 +42,8 @@ impl Harness {
             log,
             stop: StopSignal::default(),
             batch_size: 8192,
+            connections: BTreeMap::new(),
+            rejects_path: dir.path().join("rejects.jsonl"),
         };
         Harness { dir, ctx, rx }
     }

@@ -3,7 +3,11 @@
 //! live counters, a log, stop signals) and gets back an [`Outcome`] or an [`EngineError`].
 
 pub mod context;
+pub mod db;
+mod load;
 mod mapping;
+mod rejects;
+mod sync;
 
 pub use context::{LiveCounters, RunContext, RunLog, StopSignal};
 
@@ -43,6 +47,11 @@ pub async fn run_task(task: &Task, ctx: &RunContext) -> Result<Outcome, EngineEr
             let def: MappingDef = serde_json::from_value(task.definition.clone())
                 .map_err(|e| EngineError::Definition(e.to_string()))?;
             mapping::run(&def, ctx).await
+        }
+        TaskType::Synchronization => {
+            let def: crate::domain::load::SyncDef = serde_json::from_value(task.definition.clone())
+                .map_err(|e| EngineError::Definition(e.to_string()))?;
+            sync::run(&def, ctx).await
         }
         other => Err(EngineError::Definition(format!(
             "{other} tasks cannot run on this server yet"

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub(super) struct ParquetReader {
+pub(crate) struct ParquetReader {
     files: Vec<PathBuf>,
     schema: SchemaRef,
 }

@@ -48,7 +48,7 @@ impl Drop for TempFile {
     }
 }
 
-pub(super) struct Sink {
+pub(crate) struct Sink {
     tx: Option<mpsc::Sender<Msg>>,
     /// The writer thread; it ends with the number of rows written.
     writer: Option<JoinHandle<Result<u64, EngineError>>>,

@@ -23,13 +23,13 @@ use tokio::sync::mpsc;
 
 /// Failed rows logged one by one per run; past this only the end-of-run summary mentions them, so a
 /// file full of bad rows cannot flood the log.
-pub(super) const MAX_LOGGED_BAD_ROWS: u64 = 100;
+pub(crate) const MAX_LOGGED_BAD_ROWS: u64 = 100;
 
 /// Rows sampled from the first file to infer column types when none are declared.
-pub(super) const INFER_SAMPLE_ROWS: usize = 1000;
+pub(crate) const INFER_SAMPLE_ROWS: usize = 1000;
 
 /// State every source of one run shares.
-pub(super) struct RunShared {
+pub(crate) struct RunShared {
     pub counters: Arc<LiveCounters>,
     pub log: RunLog,
     pub stop: StopSignal,
@@ -74,7 +74,7 @@ impl RunShared {
 
 /// Per-source row counts, for the source's summary line.
 #[derive(Debug)]
-pub(super) struct SourceStats {
+pub(crate) struct SourceStats {
     pub name: String,
     pub read: AtomicU64,
     pub failed: AtomicU64,
@@ -84,7 +84,7 @@ pub(super) struct SourceStats {
 
 /// Why a reader thread stopped early.
 #[derive(Debug)]
-pub(super) enum ReadError {
+pub(crate) enum ReadError {
     /// The query no longer wants rows (it finished, failed, or was dropped): exit quietly.
     Gone,
     Stopped,
@@ -99,7 +99,7 @@ impl ReadError {
 }
 
 /// A reader thread's handle on the outside: where batches go, and where rows are counted.
-pub(super) struct Output {
+pub(crate) struct Output {
     tx: mpsc::Sender<DfResult<RecordBatch>>,
     shared: Arc<RunShared>,
     stats: Arc<SourceStats>,
@@ -198,12 +198,12 @@ impl Output {
 }
 
 /// A format's reader: reads every file in order on a blocking thread, sending full-width batches.
-pub(super) trait FileReader: Send + Sync + 'static {
+pub(crate) trait FileReader: Send + Sync + 'static {
     fn read(&self, out: &Output) -> Result<(), ReadError>;
 }
 
 /// A source registered as a table.
-pub(super) struct FileTable {
+pub(crate) struct FileTable {
     schema: SchemaRef,
     reader: Arc<dyn FileReader>,
     shared: Arc<RunShared>,
@@ -354,7 +354,7 @@ fn run_reader(reader: &dyn FileReader, out: Output) {
 }
 
 /// Expands a source's path (parameters, connection root, glob) to the files it names, in order.
-pub(super) fn expand(source: &FileSource, ctx: &RunContext) -> Result<Vec<PathBuf>, EngineError> {
+pub(crate) fn expand(source: &FileSource, ctx: &RunContext) -> Result<Vec<PathBuf>, EngineError> {
     let path = ctx.resolve_path(&source.path, source.connection.as_deref())?;
     let pattern = path.to_string_lossy().into_owned();
     let name = &source.name;
@@ -391,7 +391,7 @@ pub(super) fn expand(source: &FileSource, ctx: &RunContext) -> Result<Vec<PathBu
 }
 
 /// The Arrow type a declared column type reads as.
-pub(super) fn arrow_type(t: ColumnType) -> DataType {
+pub(crate) fn arrow_type(t: ColumnType) -> DataType {
     match t {
         ColumnType::Text => DataType::Utf8,
         ColumnType::Int64 => DataType::Int64,
@@ -403,7 +403,7 @@ pub(super) fn arrow_type(t: ColumnType) -> DataType {
 }
 
 /// The schema of declared columns (all nullable: an empty field is NULL).
-pub(super) fn declared_schema(source: &FileSource) -> SchemaRef {
+pub(crate) fn declared_schema(source: &FileSource) -> SchemaRef {
     let fields: Vec<Field> = source
         .columns
         .iter()
@@ -413,7 +413,7 @@ pub(super) fn declared_schema(source: &FileSource) -> SchemaRef {
 }
 
 /// How a type reads in messages.
-pub(super) fn type_name(t: &DataType) -> String {
+pub(crate) fn type_name(t: &DataType) -> String {
     match t {
         DataType::Utf8 => "text".into(),
         DataType::Int64 => "int64".into(),
@@ -426,7 +426,7 @@ pub(super) fn type_name(t: &DataType) -> String {
 }
 
 /// `name type, ...` for the source's info line.
-pub(super) fn describe_schema(schema: &Schema) -> String {
+pub(crate) fn describe_schema(schema: &Schema) -> String {
     schema
         .fields()
         .iter()
@@ -436,7 +436,7 @@ pub(super) fn describe_schema(schema: &Schema) -> String {
 }
 
 /// Shortens a raw value for a log line, on a character boundary.
-pub(super) fn clip(value: &str) -> String {
+pub(crate) fn clip(value: &str) -> String {
     const MAX: usize = 60;
     match value.char_indices().nth(MAX) {
         Some((at, _)) => format!("{}...", &value[..at]),

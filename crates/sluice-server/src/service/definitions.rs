@@ -2,7 +2,9 @@
 //! validation (every problem reported as `<file>: <field>: <message>`), loading a directory,
 //! applying a bundle sent over the API, and exporting back to files.
 
+use super::load_checks;
 use super::{App, Result, ServiceError};
+use crate::domain::load::{MaskingDef, ReplicationDef, SyncDef};
 use crate::domain::task::{self, DEFAULT_FOLDER, MappingDef};
 use crate::domain::{
     Connection, ConnectionConfig, ConnectionType, Origin, Task, TaskType, ids, params,
@@ -211,8 +213,26 @@ pub fn check_definition(spec: &TaskSpec) -> Problems {
                 Ok(def) => problems.extend(check_mapping(&def)),
             }
         }
+        TaskType::Synchronization => {
+            match serde_path_to_error::deserialize::<_, SyncDef>(spec.definition.clone()) {
+                Err(e) => problems.push(at_path(e.path(), e.inner())),
+                Ok(def) => problems.extend(load_checks::check_sync(&def)),
+            }
+        }
+        TaskType::Replication => {
+            match serde_path_to_error::deserialize::<_, ReplicationDef>(spec.definition.clone()) {
+                Err(e) => problems.push(at_path(e.path(), e.inner())),
+                Ok(def) => problems.extend(load_checks::check_replication(&def)),
+            }
+        }
+        TaskType::Masking => {
+            match serde_path_to_error::deserialize::<_, MaskingDef>(spec.definition.clone()) {
+                Err(e) => problems.push(at_path(e.path(), e.inner())),
+                Ok(def) => problems.extend(load_checks::check_masking(&def)),
+            }
+        }
         other => problems.push(format!(
-            "type: {other} tasks are not supported by this version of Sluice yet (MTT is)"
+            "type: {other} tasks are not supported by this version of Sluice yet (MTT, DSS, DRS and DMASK are)"
         )),
     }
     problems

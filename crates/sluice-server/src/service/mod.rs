@@ -4,6 +4,7 @@
 
 mod auth;
 pub mod definitions;
+mod load_checks;
 pub mod runs;
 mod tasks;
 pub mod views;

@@ -216,6 +216,7 @@ impl Worker {
             params.insert(k.into(), v);
         }
         let mut file_roots = BTreeMap::new();
+        let mut connections = BTreeMap::new();
         let conns = self
             .store
             .list_connections(run.org_id)
@@ -227,6 +228,7 @@ impl Worker {
             {
                 file_roots.insert(c.name.clone(), std::path::PathBuf::from(p));
             }
+            connections.insert(c.name.clone(), c);
         }
         Ok(RunContext {
             run_id: run.id,
@@ -237,6 +239,11 @@ impl Worker {
             log,
             stop,
             batch_size: self.config.batch_size.max(1),
+            connections,
+            rejects_path: self
+                .data_dir
+                .join("rejects")
+                .join(format!("{}.jsonl", run.id)),
         })
     }
 

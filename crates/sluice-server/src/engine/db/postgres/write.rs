@@ -1,0 +1,293 @@
+//! Transactional writes to PostgreSQL with binary COPY.
+//!
+//! Inserts COPY straight into the target, each batch under a savepoint: when PostgreSQL refuses a
+//! batch (a duplicate key, a check or foreign-key constraint), the batch is split in halves until
+//! the refused rows are alone, and those become rejects with PostgreSQL's reason. Update, upsert
+//! and delete COPY into a temporary staging table and apply it with set-based statements at
+//! commit. Nothing is visible to others before commit; a dropped writer's connection rolls back.
+
+use super::binary::{Enc, HEADER, TRAILER, put_field};
+use super::{DIALECT, columns_of, connect, pg_err, pg_message};
+use crate::engine::EngineError;
+use crate::engine::db::sql::{SEQ, STAGING};
+use crate::engine::db::types::canonicalize;
+use crate::engine::db::value::{Column, coerce};
+use crate::engine::db::{
+    Applied, Endpoint, Operation, RejectedRow, RowReject, TableWriter, WriteSpec,
+};
+use async_trait::async_trait;
+use bytes::{BufMut, Bytes, BytesMut};
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::SinkExt;
+use std::ops::Range;
+use tokio_postgres::Client;
+
+pub async fn open_writer(
+    ep: &Endpoint,
+    spec: WriteSpec,
+) -> Result<Box<dyn TableWriter>, EngineError> {
+    let client = connect(ep).await?;
+    let quoted = DIALECT.table(&spec.table);
+    let Some(cols) = columns_of(&client, ep, &quoted).await? else {
+        return Err(EngineError::Definition(format!(
+            "table `{}` does not exist in `{}`",
+            spec.table, ep.name
+        )));
+    };
+    let mut encs = Vec::with_capacity(spec.columns.len());
+    for c in &spec.columns {
+        let pg = cols.iter().find(|p| p.name == c.name).ok_or_else(|| {
+            EngineError::Definition(format!("table `{}` has no column `{}`", spec.table, c.name))
+        })?;
+        let enc = Enc::of(&pg.type_name, pg.type_kind == b'e' as i8).ok_or_else(|| {
+            EngineError::Definition(format!(
+                "column `{}` of `{}` has type {}, which Sluice cannot write yet",
+                c.name, spec.table, pg.declared
+            ))
+        })?;
+        encs.push(enc);
+    }
+    let names: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
+    let staged = spec.operation != Operation::Insert;
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|e| pg_err(ep, e))?;
+    if spec.truncate {
+        client
+            .batch_execute(&DIALECT.truncate(&spec.table))
+            .await
+            .map_err(|e| pg_err(ep, e))?;
+    }
+    let into = if staged {
+        // Only the mapped columns, without constraints: refusals come from the apply statements.
+        client
+            .batch_execute(&format!(
+                "CREATE TEMP TABLE {stg} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {quoted} WITH NO DATA; \
+                 ALTER TABLE {stg} ADD COLUMN {seq} bigserial",
+                stg = DIALECT.quote(STAGING),
+                cols = DIALECT.columns(&names, None),
+                seq = DIALECT.quote(SEQ),
+            ))
+            .await
+            .map_err(|e| pg_err(ep, e))?;
+        DIALECT.quote(STAGING)
+    } else {
+        quoted
+    };
+    let copy = format!(
+        "COPY {into} ({}) FROM STDIN (FORMAT binary)",
+        DIALECT.columns(&names, None)
+    );
+    Ok(Box::new(PgWriter {
+        client,
+        ep: ep.clone(),
+        spec,
+        names,
+        encs,
+        copy,
+        staged,
+        inserted: 0,
+    }))
+}
+
+struct PgWriter {
+    client: Client,
+    ep: Endpoint,
+    spec: WriteSpec,
+    names: Vec<String>,
+    encs: Vec<Enc>,
+    copy: String,
+    staged: bool,
+    /// Rows inserted directly since the last commit.
+    inserted: u64,
+}
+
+/// A row error PostgreSQL reports for the data (class 22) or a constraint (class 23): the row is
+/// at fault, not the load.
+fn is_row_error(e: &tokio_postgres::Error) -> bool {
+    e.code()
+        .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"))
+}
+
+impl PgWriter {
+    async fn exec(&self, sql: &str) -> Result<u64, EngineError> {
+        self.client
+            .execute(sql, &[])
+            .await
+            .map_err(|e| pg_err(&self.ep, e))
+    }
+
+    async fn copy_bytes(&self, data: Bytes) -> Result<u64, tokio_postgres::Error> {
+        let sink = self.client.copy_in::<_, Bytes>(&self.copy).await?;
+        let mut sink = std::pin::pin!(sink);
+        sink.send(data).await?;
+        sink.as_mut().finish().await
+    }
+
+    /// COPYs a set of encoded rows under a savepoint; splits refused sets to isolate bad rows.
+    async fn copy_isolating(
+        &self,
+        buf: &[u8],
+        rows: &[(Range<usize>, usize)],
+        rejects: &mut Vec<RowReject>,
+    ) -> Result<u64, EngineError> {
+        let mut written = 0;
+        let mut todo = vec![0..rows.len()];
+        while let Some(part) = todo.pop() {
+            let mut data = BytesMut::with_capacity(HEADER.len() + TRAILER.len() + 64);
+            data.put_slice(HEADER);
+            if part == (0..rows.len()) {
+                data.put_slice(&buf[rows[0].0.start..rows[rows.len() - 1].0.end]);
+            } else {
+                for (r, _) in &rows[part.clone()] {
+                    data.put_slice(&buf[r.clone()]);
+                }
+            }
+            data.put_slice(TRAILER);
+            self.exec("SAVEPOINT sluice_batch").await?;
+            match self.copy_bytes(data.freeze()).await {
+                Ok(n) => {
+                    self.exec("RELEASE SAVEPOINT sluice_batch").await?;
+                    written += n;
+                }
+                Err(e) if is_row_error(&e) => {
+                    self.exec("ROLLBACK TO SAVEPOINT sluice_batch").await?;
+                    if part.len() == 1 {
+                        rejects.push(RowReject {
+                            row: RejectedRow::Index(rows[part.start].1),
+                            reason: pg_message(&e),
+                        });
+                    } else {
+                        let mid = part.start + part.len() / 2;
+                        todo.push(mid..part.end);
+                        todo.push(part.start..mid);
+                    }
+                }
+                Err(e) => return Err(pg_err(&self.ep, e)),
+            }
+        }
+        Ok(written)
+    }
+
+    /// Removes staged rows that repeat a key; answers how many. Inserts keep the first of them,
+    /// the other operations the last (as if the rows had been applied one after the other).
+    async fn drop_duplicates(&self, keep_first: bool) -> Result<u64, EngineError> {
+        let order = if keep_first { "ASC" } else { "DESC" };
+        self.exec(&format!(
+            "DELETE FROM {stg} WHERE {seq} IN (SELECT {seq} FROM (SELECT {seq}, ROW_NUMBER() OVER \
+             (PARTITION BY {keys} ORDER BY {seq} {order}) AS rn FROM {stg}) d WHERE rn > 1)",
+            stg = DIALECT.quote(STAGING),
+            seq = DIALECT.quote(SEQ),
+            keys = DIALECT.columns(&self.spec.keys, None),
+        ))
+        .await
+    }
+
+    async fn apply_staged(&self) -> Result<Applied, EngineError> {
+        let mut a = Applied::default();
+        let stg = DIALECT.quote(STAGING);
+        // Temporary tables are never auto-analysed; the apply joins need real statistics.
+        self.exec(&format!("ANALYZE {stg}")).await?;
+        a.skipped += self.drop_duplicates(false).await?;
+        let staged: i64 = self
+            .client
+            .query_one(&format!("SELECT count(*) FROM {stg}"), &[])
+            .await
+            .map_err(|e| pg_err(&self.ep, e))?
+            .get(0);
+        let (t, cols, keys) = (&self.spec.table, &self.names, &self.spec.keys);
+        match self.spec.operation {
+            Operation::Update | Operation::Upsert => {
+                let update = DIALECT.update_from_staging(t, cols, keys);
+                if !update.is_empty() {
+                    a.updates = self.exec(&update).await?;
+                }
+                if self.spec.operation == Operation::Upsert {
+                    a.inserts = self.exec(&DIALECT.insert_missing(t, cols, keys)).await?;
+                }
+            }
+            Operation::Delete => a.deletes = self.exec(&DIALECT.delete_matching(t, keys)).await?,
+            Operation::Insert => {}
+        }
+        a.skipped += (staged as u64).saturating_sub(a.updates + a.inserts + a.deletes);
+        Ok(a)
+    }
+}
+
+#[async_trait]
+impl TableWriter for PgWriter {
+    async fn write(&mut self, batch: &RecordBatch) -> Result<Vec<RowReject>, EngineError> {
+        let arrays = canonicalize(batch).map_err(EngineError::Data)?;
+        let cols = arrays
+            .iter()
+            .map(Column::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(EngineError::Data)?;
+        let mut rejects = Vec::new();
+        let mut buf = BytesMut::with_capacity(batch.num_rows() * 64);
+        let mut rows: Vec<(Range<usize>, usize)> = Vec::with_capacity(batch.num_rows());
+        let width = self.spec.columns.len() as i16;
+        for i in 0..batch.num_rows() {
+            let start = buf.len();
+            buf.put_i16(width);
+            let mut refused = None;
+            for (c, col) in cols.iter().enumerate() {
+                let r = coerce(col.get(i), &self.spec.columns[c])
+                    .and_then(|v| put_field(&mut buf, self.encs[c], &v));
+                if let Err(reason) = r {
+                    refused = Some(reason);
+                    break;
+                }
+            }
+            match refused {
+                Some(reason) => {
+                    buf.truncate(start);
+                    rejects.push(RowReject {
+                        row: RejectedRow::Index(i),
+                        reason,
+                    });
+                }
+                None => rows.push((start..buf.len(), i)),
+            }
+        }
+        if rows.is_empty() {
+            return Ok(rejects);
+        }
+        if self.staged {
+            let mut data = BytesMut::with_capacity(buf.len() + HEADER.len() + TRAILER.len());
+            data.put_slice(HEADER);
+            data.put_slice(&buf);
+            data.put_slice(TRAILER);
+            self.copy_bytes(data.freeze())
+                .await
+                .map_err(|e| pg_err(&self.ep, e))?;
+        } else {
+            self.inserted += self.copy_isolating(&buf, &rows, &mut rejects).await?;
+        }
+        Ok(rejects)
+    }
+
+    async fn commit(&mut self) -> Result<Applied, EngineError> {
+        let applied = if self.staged {
+            self.apply_staged().await?
+        } else {
+            Applied {
+                inserts: std::mem::take(&mut self.inserted),
+                ..Applied::default()
+            }
+        };
+        self.client
+            .batch_execute("COMMIT; BEGIN")
+            .await
+            .map_err(|e| pg_err(&self.ep, e))?;
+        Ok(applied)
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), EngineError> {
+        self.client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(|e| pg_err(&self.ep, e))
+    }
+}

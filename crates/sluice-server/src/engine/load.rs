@@ -1,0 +1,656 @@
+//! The load pipeline that synchronization, replication and masking share: a source object (file or
+//! database) registered as the table `source`, one SQL projection over it (field mapping, filter,
+//! row range), an optional per-batch transform (masking), and a target — a database table through
+//! a transactional [`TableWriter`], or a file written aside and renamed. Rejected rows go to the
+//! run's reject file; the error threshold, batch commits and stops are handled here once.
+
+use super::db::{
+    self, Endpoint, ObjectName, Operation, ReadSpec, SourceObject, TableWriter, TargetColumn,
+    Watermark, WriteSpec,
+};
+use super::mapping::{classify, open_source, session, sink::Sink, source::RunShared};
+use super::rejects::Rejects;
+use super::{EngineError, LiveCounters, RunContext};
+use crate::domain::load::{FieldMap, LoadOptions, ObjectSource};
+use crate::domain::task::{FileFormat, FileSource};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::common::TableReference;
+use datafusion::execution::context::SQLOptions;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Rows handed to a database writer at a time: large enough that a COPY or multi-row insert
+/// amortises its round trips, small enough to keep memory flat.
+const WRITE_ROWS: usize = 65_536;
+
+/// Where a load writes.
+pub enum TargetPlan {
+    Table {
+        ep: Endpoint,
+        table: ObjectName,
+        operation: Operation,
+        keys: Vec<String>,
+        truncate: bool,
+        create: bool,
+    },
+    File {
+        format: FileFormat,
+        path: PathBuf,
+    },
+}
+
+/// A per-batch transform applied after the projection (masking).
+pub type BatchTransform = Box<dyn Fn(RecordBatch) -> Result<RecordBatch, String> + Send + Sync>;
+
+pub struct LoadPlan<'a> {
+    pub source: &'a ObjectSource,
+    pub target: TargetPlan,
+    pub fields: &'a [FieldMap],
+    pub options: &'a LoadOptions,
+    pub transform: Option<BatchTransform>,
+    pub watermark: Option<Watermark>,
+    /// Prefix for log lines (`table orders: `), empty for single-object tasks.
+    pub label: String,
+}
+
+/// What a load did.
+#[derive(Debug, Default)]
+pub struct LoadSummary {
+    pub rejected: u64,
+    /// The high-water mark to keep (incremental reads), once committed.
+    pub high_water: Option<String>,
+}
+
+/// A database read registered as a table: one partition, streamed once.
+struct OneShot {
+    schema: SchemaRef,
+    stream: Mutex<Option<BoxStream<'static, Result<RecordBatch, EngineError>>>>,
+    counters: Arc<LiveCounters>,
+}
+
+impl std::fmt::Debug for OneShot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OneShot")
+    }
+}
+
+impl PartitionStream for OneShot {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let stream = self.stream.lock().ok().and_then(|mut s| s.take());
+        let counters = self.counters.clone();
+        let s = match stream {
+            Some(s) => s
+                .map(move |b| {
+                    let b =
+                        b.map_err(|e| datafusion::error::DataFusionError::External(e.into()))?;
+                    LiveCounters::add(&counters.source_rows_read, b.num_rows() as u64);
+                    Ok(b)
+                })
+                .boxed(),
+            None => futures::stream::empty().boxed(),
+        };
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), s))
+    }
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// What registering the source leaves to the rest of the load.
+struct Registered {
+    /// A file source's filter, applied by the projection (database filters are pushed down).
+    file_filter: Option<String>,
+    high_water: Option<String>,
+}
+
+/// Registers the source as the table `source`.
+async fn register_source(
+    plan: &LoadPlan<'_>,
+    ctx: &RunContext,
+    session: &SessionContext,
+    counters: &Arc<LiveCounters>,
+) -> Result<Registered, EngineError> {
+    let src = plan.source;
+    if src.is_file() {
+        let (Some(format), Some(path)) = (src.format, src.path.clone()) else {
+            return Err(EngineError::Definition(
+                "source: a file source needs `format` and `path`".into(),
+            ));
+        };
+        let fs = FileSource {
+            name: "source".into(),
+            format,
+            path,
+            connection: src.connection.clone(),
+            delimiter: src.delimiter,
+            header: src.header,
+            columns: src.columns.clone(),
+        };
+        let shared = Arc::new(RunShared::new(ctx, plan.options.stop_on_error));
+        let table = open_source(&fs, ctx, &shared).await?;
+        session
+            .register_table(TableReference::bare("source"), table)
+            .map_err(|e| EngineError::Definition(e.to_string()))?;
+        return Ok(Registered {
+            file_filter: src.filter.clone(),
+            high_water: None,
+        });
+    }
+    let conn = src
+        .connection
+        .as_deref()
+        .ok_or_else(|| EngineError::Definition("source: `connection` is missing".into()))?;
+    let ep = ctx.endpoint(conn)?;
+    let object = match (&src.table, &src.query) {
+        (Some(t), None) => SourceObject::Table {
+            name: ObjectName::parse(&ctx.substitute(t)?).map_err(EngineError::Definition)?,
+            filter: src
+                .filter
+                .as_deref()
+                .map(|f| ctx.substitute(f))
+                .transpose()?,
+        },
+        (None, Some(q)) => SourceObject::Query(ctx.substitute(q)?),
+        _ => {
+            return Err(EngineError::Definition(
+                "source: give either `table` or `query`".into(),
+            ));
+        }
+    };
+    let spec = ReadSpec {
+        object,
+        watermark: plan.watermark.clone(),
+        batch_size: ctx.batch_size.max(1),
+    };
+    let read = db::open_reader(&ep, &spec, &ctx.stop).await?;
+    ctx.log.info(format!(
+        "{}source `{}` ({}): columns {}",
+        plan.label,
+        ep.name,
+        ep.kind,
+        read.schema
+            .fields()
+            .iter()
+            .map(|f| format!("{} {}", f.name(), f.data_type()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let part = OneShot {
+        schema: read.schema.clone(),
+        stream: Mutex::new(Some(read.batches)),
+        counters: counters.clone(),
+    };
+    let table = StreamingTable::try_new(read.schema.clone(), vec![Arc::new(part)])
+        .map_err(|e| EngineError::Data(e.to_string()))?;
+    session
+        .register_table(TableReference::bare("source"), Arc::new(table))
+        .map_err(|e| EngineError::Definition(e.to_string()))?;
+    Ok(Registered {
+        file_filter: None,
+        high_water: read.high_water,
+    })
+}
+
+/// The projection: `SELECT <fields> FROM <source, row range applied> [WHERE <file filter>]`.
+fn projection_sql(
+    source_cols: &[String],
+    target_cols: Option<&[TargetColumn]>,
+    fields: &[FieldMap],
+    options: &LoadOptions,
+    file_filter: Option<&str>,
+    ctx: &RunContext,
+    label: &str,
+) -> Result<(String, Vec<String>), EngineError> {
+    let mut exprs = Vec::new();
+    let mut names = Vec::new();
+    if fields.is_empty() {
+        for s in source_cols {
+            let target = match target_cols {
+                None => Some(s.clone()),
+                Some(cols) => cols
+                    .iter()
+                    .find(|c| &c.name == s)
+                    .or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(s)))
+                    .map(|c| c.name.clone()),
+            };
+            match target {
+                Some(t) => {
+                    exprs.push(format!("{} AS {}", quote(s), quote(&t)));
+                    names.push(t);
+                }
+                None => ctx.log.info(format!(
+                    "{label}source column `{s}` has no target column of that name; not loaded"
+                )),
+            }
+        }
+        if names.is_empty() {
+            return Err(EngineError::Definition(
+                "no source column matches a target column by name; map them with `fields`".into(),
+            ));
+        }
+    } else {
+        for f in fields {
+            let e = match (&f.expr, &f.source) {
+                (Some(e), None) => format!("({})", ctx.substitute(e)?),
+                (None, Some(s)) => quote(s),
+                (None, None) => quote(&f.target),
+                (Some(_), Some(_)) => {
+                    return Err(EngineError::Definition(format!(
+                        "fields: `{}` has both `source` and `expr`",
+                        f.target
+                    )));
+                }
+            };
+            exprs.push(format!("{e} AS {}", quote(&f.target)));
+            names.push(f.target.clone());
+        }
+    }
+    let first = options.first_row.unwrap_or(1).max(1);
+    let from = match options.last_row {
+        Some(last) if last < first => "(SELECT * FROM source LIMIT 0) AS source".to_string(),
+        Some(last) => format!(
+            "(SELECT * FROM source LIMIT {} OFFSET {}) AS source",
+            last - first + 1,
+            first - 1
+        ),
+        None if first > 1 => format!("(SELECT * FROM source OFFSET {}) AS source", first - 1),
+        None => "source".to_string(),
+    };
+    let filter = file_filter
+        .map(|f| ctx.substitute(f).map(|f| format!(" WHERE {f}")))
+        .transpose()?
+        .unwrap_or_default();
+    Ok((
+        format!("SELECT {} FROM {from}{filter}", exprs.join(", ")),
+        names,
+    ))
+}
+
+/// Runs one load to its end: every row read, written or rejected, committed; or rolled back.
+pub async fn run_load(
+    plan: LoadPlan<'_>,
+    ctx: &RunContext,
+    counters: &Arc<LiveCounters>,
+) -> Result<LoadSummary, EngineError> {
+    let session = session(ctx);
+    let reg = tokio::select! {
+        biased;
+        _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
+        r = register_source(&plan, ctx, &session, counters) => r?,
+    };
+    let source_schema = session
+        .table_provider(TableReference::bare("source"))
+        .await
+        .map_err(|e| EngineError::Definition(e.to_string()))?
+        .schema();
+    let source_cols: Vec<String> = source_schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let label = plan.label.clone();
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+
+    // The target's columns decide which source columns are loaded (by name, unless mapped).
+    let existing = match &plan.target {
+        TargetPlan::Table { ep, table, .. } => db::describe_table(ep, table).await?,
+        TargetPlan::File { .. } => None,
+    };
+    let (sql, _) = projection_sql(
+        &source_cols,
+        existing.as_deref(),
+        plan.fields,
+        plan.options,
+        reg.file_filter.as_deref(),
+        ctx,
+        &label,
+    )?;
+    let frame = session
+        .sql_with_options(&sql, options)
+        .await
+        .map_err(|e| EngineError::Definition(e.to_string()))?;
+    let out_schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+
+    let mut rejects = Rejects::new(ctx.rejects_path.clone(), ctx.log.clone(), label.clone());
+    let mut summary = LoadSummary {
+        high_water: reg.high_water,
+        ..LoadSummary::default()
+    };
+    let stream = frame
+        .execute_stream()
+        .await
+        .map_err(|e| EngineError::Definition(e.to_string()))?;
+    let result = match plan.target {
+        TargetPlan::File { format, path } => {
+            to_file(stream, format, &path, ctx, counters, &plan.transform).await
+        }
+        TargetPlan::Table {
+            ep,
+            table,
+            operation,
+            keys,
+            truncate,
+            create,
+        } => {
+            let columns = match existing {
+                Some(cols) => cols,
+                None if create => {
+                    db::create_table(&ep, &table, &out_schema, &keys).await?;
+                    ctx.log
+                        .info(format!("{label}created table `{table}` in `{}`", ep.name));
+                    db::describe_table(&ep, &table).await?.unwrap_or_default()
+                }
+                None => {
+                    return Err(EngineError::Definition(format!(
+                        "table `{table}` does not exist in `{}` (set `create = true` to create it)",
+                        ep.name
+                    )));
+                }
+            };
+            let mut spec_cols = Vec::new();
+            for f in out_schema.fields() {
+                let mut c = columns
+                    .iter()
+                    .find(|c| c.name == *f.name())
+                    .cloned()
+                    .ok_or_else(|| {
+                        EngineError::Definition(format!(
+                            "table `{table}` has no column `{}`",
+                            f.name()
+                        ))
+                    })?;
+                // A NULL key matches nothing: refuse it rather than insert a row no key finds.
+                if operation != Operation::Insert && keys.contains(&c.name) {
+                    c.nullable = false;
+                }
+                spec_cols.push(c);
+            }
+            for k in &keys {
+                if !spec_cols.iter().any(|c| &c.name == k) {
+                    return Err(EngineError::Definition(format!(
+                        "key column `{k}` is not among the loaded columns"
+                    )));
+                }
+            }
+            ctx.log.info(format!(
+                "{label}target `{table}` in `{}` ({}): {operation}{}{}",
+                ep.name,
+                ep.kind,
+                if keys.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on ({})", keys.join(", "))
+                },
+                if truncate { ", truncating first" } else { "" }
+            ));
+            let spec = WriteSpec {
+                table,
+                operation,
+                keys,
+                truncate,
+                columns: spec_cols,
+            };
+            let writer = db::open_writer(&ep, spec).await?;
+            to_table(
+                stream,
+                writer,
+                ctx,
+                counters,
+                &plan.transform,
+                plan.options,
+                &mut rejects,
+            )
+            .await
+        }
+    };
+    rejects.finish()?;
+    summary.rejected = rejects.count();
+    result.map(|()| summary)
+}
+
+fn transform(t: &Option<BatchTransform>, b: RecordBatch) -> Result<RecordBatch, EngineError> {
+    match t {
+        Some(f) => f(b).map_err(EngineError::Data),
+        None => Ok(b),
+    }
+}
+
+/// The next batch, `None` at the end; a stop or a source error as `Err`.
+async fn next(
+    stream: &mut SendableRecordBatchStream,
+    ctx: &RunContext,
+    shared_err: impl Fn(datafusion::error::DataFusionError) -> EngineError,
+) -> Result<Option<RecordBatch>, EngineError> {
+    let n = tokio::select! {
+        biased;
+        _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
+        n = stream.next() => n,
+    };
+    match n {
+        None => Ok(None),
+        Some(Ok(b)) => Ok(Some(b)),
+        Some(Err(e)) => Err(shared_err(e)),
+    }
+}
+
+fn source_error(ctx: &RunContext) -> impl Fn(datafusion::error::DataFusionError) -> EngineError {
+    let shared = RunShared::new(ctx, false);
+    move |e| {
+        // A database reader's own error arrives wrapped as External: unwrap its message.
+        if let datafusion::error::DataFusionError::External(inner) = &e {
+            return EngineError::Data(inner.to_string());
+        }
+        classify(e, &shared)
+    }
+}
+
+async fn to_file(
+    mut stream: SendableRecordBatchStream,
+    format: FileFormat,
+    path: &std::path::Path,
+    ctx: &RunContext,
+    counters: &Arc<LiveCounters>,
+    t: &Option<BatchTransform>,
+) -> Result<(), EngineError> {
+    let mut sink = Sink::create(format, path, ctx.run_id, stream.schema(), counters.clone())?;
+    let err = source_error(ctx);
+    while let Some(b) = next(&mut stream, ctx, &err).await? {
+        let b = transform(t, b)?;
+        tokio::select! {
+            biased;
+            _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
+            w = sink.write(b) => w?,
+        }
+        if ctx.stop.graceful.is_cancelled() {
+            return Err(EngineError::Stopped);
+        }
+    }
+    drop(stream);
+    let written = sink.complete().await?;
+    LiveCounters::add(&counters.inserts, written);
+    sink.publish().await
+}
+
+/// Counts of what the target holds from this load, committed or not yet.
+struct Progress<'a> {
+    counters: &'a LiveCounters,
+    /// Rows written since the last commit (shown live, taken back on rollback).
+    pending: u64,
+}
+
+impl Progress<'_> {
+    fn wrote(&mut self, n: u64) {
+        self.pending += n;
+        LiveCounters::add(&self.counters.target_rows_written, n);
+    }
+    fn committed(&mut self, a: &db::Applied) {
+        let c = self.counters;
+        c.target_rows_written
+            .fetch_sub(self.pending, Ordering::Relaxed);
+        self.pending = 0;
+        LiveCounters::add(&c.target_rows_written, a.inserts + a.updates + a.deletes);
+        LiveCounters::add(&c.inserts, a.inserts);
+        LiveCounters::add(&c.updates, a.updates);
+        LiveCounters::add(&c.deletes, a.deletes);
+        LiveCounters::add(&c.skipped, a.skipped);
+    }
+    fn rolled_back(&mut self) {
+        self.counters
+            .target_rows_written
+            .fetch_sub(self.pending, Ordering::Relaxed);
+        self.pending = 0;
+    }
+}
+
+async fn to_table(
+    mut stream: SendableRecordBatchStream,
+    mut writer: Box<dyn TableWriter>,
+    ctx: &RunContext,
+    counters: &Arc<LiveCounters>,
+    t: &Option<BatchTransform>,
+    options: &LoadOptions,
+    rejects: &mut Rejects,
+) -> Result<(), EngineError> {
+    let mut progress = Progress {
+        counters,
+        pending: 0,
+    };
+    let result = load_rows(
+        &mut stream,
+        writer.as_mut(),
+        ctx,
+        t,
+        options,
+        rejects,
+        &mut progress,
+    )
+    .await;
+    drop(stream);
+    match result {
+        Ok(()) => {
+            let applied = tokio::select! {
+                biased;
+                _ = ctx.stop.immediate.cancelled() => Err(EngineError::Stopped),
+                a = writer.commit() => a,
+            };
+            match applied {
+                Ok(a) => {
+                    rejects.add(None, &a.rejects)?;
+                    LiveCounters::add(&counters.target_rows_failed, a.rejects.len() as u64);
+                    progress.committed(&a);
+                    Ok(())
+                }
+                Err(e) => {
+                    progress.rolled_back();
+                    Err(e)
+                }
+            }
+        }
+        Err(e) => {
+            progress.rolled_back();
+            if !matches!(e, EngineError::Stopped) || !ctx.stop.immediate.is_cancelled() {
+                if let Err(rb) = writer.rollback().await {
+                    ctx.log.warn(format!("rolling back: {rb}"));
+                }
+            }
+            // An immediate stop drops the writer: its connection closes and the database rolls back.
+            Err(e)
+        }
+    }
+}
+
+async fn load_rows(
+    stream: &mut SendableRecordBatchStream,
+    writer: &mut dyn TableWriter,
+    ctx: &RunContext,
+    t: &Option<BatchTransform>,
+    options: &LoadOptions,
+    rejects: &mut Rejects,
+    progress: &mut Progress<'_>,
+) -> Result<(), EngineError> {
+    let err = source_error(ctx);
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut pending_rows = 0;
+    let mut since_commit = 0u64;
+    let schema = stream.schema();
+    loop {
+        let next_batch = next(stream, ctx, &err).await?;
+        if ctx.stop.graceful.is_cancelled() {
+            return Err(EngineError::Stopped);
+        }
+        let end = next_batch.is_none();
+        if let Some(b) = next_batch {
+            pending_rows += b.num_rows();
+            pending.push(b);
+        }
+        if pending_rows < WRITE_ROWS && !end {
+            continue;
+        }
+        if pending_rows > 0 {
+            let batch =
+                concat_batches(&schema, &pending).map_err(|e| EngineError::Data(e.to_string()))?;
+            pending.clear();
+            pending_rows = 0;
+            let batch = transform(t, batch)?;
+            let refused = tokio::select! {
+                biased;
+                _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
+                r = writer.write(&batch) => r?,
+            };
+            rejects.add(Some(&batch), &refused)?;
+            LiveCounters::add(&progress.counters.target_rows_failed, refused.len() as u64);
+            let ok = (batch.num_rows() - refused.len()) as u64;
+            progress.wrote(ok);
+            since_commit += batch.num_rows() as u64;
+            if let Some(limit) = options.error_threshold
+                && rejects.count() > limit
+            {
+                return Err(EngineError::Data(format!(
+                    "{} rows were rejected, more than the task's error threshold of {limit}",
+                    rejects.count()
+                )));
+            }
+            if let Some(every) = options.commit_every
+                && since_commit >= every.max(1)
+            {
+                let a = writer.commit().await?;
+                rejects.add(None, &a.rejects)?;
+                LiveCounters::add(
+                    &progress.counters.target_rows_failed,
+                    a.rejects.len() as u64,
+                );
+                progress.committed(&a);
+                ctx.log.info(format!(
+                    "committed: {} inserted, {} updated, {} deleted so far",
+                    progress.counters.inserts.load(Ordering::Relaxed),
+                    progress.counters.updates.load(Ordering::Relaxed),
+                    progress.counters.deletes.load(Ordering::Relaxed)
+                ));
+                since_commit = 0;
+            }
+            if ctx.stop.graceful.is_cancelled() {
+                return Err(EngineError::Stopped);
+            }
+        }
+        if end {
+            return Ok(());
+        }
+    }
+}
