@@ -128,6 +128,16 @@ pub struct TaskInput {
 
 // --- connections ---------------------------------------------------------------------------------
 
+/// The result of testing a connection.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConnectionCheck {
+    /// Whether the connection works.
+    pub ok: bool,
+    /// What answered (`PostgreSQL 15.4, database \`dw\``), or why it failed, in the server's words.
+    pub message: String,
+    pub elapsed_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConnectionView {
     pub id: Uuid,

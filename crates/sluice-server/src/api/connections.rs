@@ -7,8 +7,8 @@ use crate::service::definitions::ConnectionSpec;
 use crate::service::views::connection_view;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::{Json, Router, routing::get};
-use sluice_types::{ConnectionInput, ConnectionView};
+use axum::{Json, Router, routing::get, routing::post};
+use sluice_types::{ConnectionCheck, ConnectionInput, ConnectionView};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -17,6 +17,7 @@ pub fn routes() -> Router<App> {
             "/connections/{connection}",
             get(read).put(update).delete(remove),
         )
+        .route("/connections/{connection}/check", post(check))
 }
 
 fn spec_from(input: ConnectionInput) -> Result<ConnectionSpec, ApiError> {
@@ -93,4 +94,17 @@ pub async fn remove(
     let conn = app.resolve_connection(who.org_id(), &reference).await?;
     app.delete_connection(who.org_id(), conn.id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/connections/{connection}/check", tag = "connections",
+    params(("connection" = String, Path, description = "id or name")), security(("bearer" = [])),
+    responses((status = 200, description = "The check ran; `ok` says whether the connection works", body = ConnectionCheck),
+        (status = 404, body = sluice_types::ErrorBody)))]
+pub async fn check(
+    State(app): State<App>,
+    Auth(who): Auth,
+    ApiPath(reference): ApiPath<String>,
+) -> ApiResult<Json<ConnectionCheck>> {
+    let conn = app.resolve_connection(who.org_id(), &reference).await?;
+    Ok(Json(app.check_connection(&conn).await))
 }

@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
         auth::list_users, auth::create_user,
         tasks::list, tasks::create, tasks::read, tasks::update, tasks::remove, tasks::export,
         connections::list, connections::create, connections::read, connections::update,
-        connections::remove,
+        connections::remove, connections::check,
         definitions::apply, definitions::export,
         runs::start, runs::list, runs::read, runs::stop, runs::log, runs::wait,
     ),

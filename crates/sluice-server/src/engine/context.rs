@@ -127,7 +127,16 @@ impl RunContext {
         let conn = self.connections.get(name).ok_or_else(|| {
             super::EngineError::Definition(format!("connection `{name}` does not exist"))
         })?;
-        super::db::Endpoint::resolve(conn, &self.base_dir)
+        // Relative SQLite paths resolve where the connection was defined.
+        let base = match &conn.origin {
+            crate::domain::Origin::File { root, .. } => PathBuf::from(root),
+            crate::domain::Origin::Api => self
+                .params
+                .get("sluice.data_dir")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| self.base_dir.clone()),
+        };
+        super::db::Endpoint::resolve(conn, &base)
     }
 
     /// Resolves a definition's path (parameters substituted) against its connection or the base.

@@ -3,6 +3,7 @@
 //! layers translate to and from these; they hold no logic of their own.
 
 mod auth;
+mod checks;
 pub mod definitions;
 mod load_checks;
 pub mod runs;

@@ -75,6 +75,11 @@ pub enum Command {
         #[arg(long)]
         immediate: bool,
     },
+    /// Test a connection: exits 0 when it works, 1 with the reason when it does not.
+    Check {
+        /// The connection's name or id.
+        connection: String,
+    },
     /// List tasks.
     Tasks {
         /// Only the tasks in this folder.
@@ -183,6 +188,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Logs(args) => logs::logs(&global, args).await,
         Command::Stop { run_id, immediate } => runs::stop(&global, run_id, immediate).await,
         Command::Tasks { folder } => tasks::list(&global, folder).await,
+        Command::Check { connection } => tasks::check(&global, &connection).await,
         Command::Apply { dir } => defs::apply(&global, &dir).await,
         Command::Export { dir } => defs::export(&global, &dir).await,
         Command::Token {

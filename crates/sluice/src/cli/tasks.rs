@@ -1,10 +1,10 @@
-//! `sluice tasks`: the task table (path, type, id, IICS task id).
+//! `sluice tasks`: the task table (path, type, id, IICS task id); `sluice check`: a connection test.
 
 use super::GlobalOpts;
 use super::client::{Client, decode};
 use super::output::{Table, emit, emit_json};
 use anyhow::Result;
-use sluice_types::TaskView;
+use sluice_types::{ConnectionCheck, TaskView};
 use std::process::ExitCode;
 
 pub async fn list(global: &GlobalOpts, folder: Option<String>) -> Result<ExitCode> {
@@ -35,4 +35,35 @@ fn tasks_table(tasks: &[TaskView]) -> String {
         ]);
     }
     table.render()
+}
+
+pub async fn check(global: &GlobalOpts, connection: &str) -> Result<ExitCode> {
+    let client = Client::connect(global).await?;
+    let path = format!("/connections/{}/check", urlencode(connection));
+    let raw = client.post_raw(&path, &serde_json::json!({})).await?;
+    let check: ConnectionCheck = decode(raw.clone())?;
+    if global.json {
+        emit_json(&raw);
+    } else if check.ok {
+        println!("ok: {} ({} ms)", check.message, check.elapsed_ms);
+    } else {
+        eprintln!("failed: {}", check.message);
+    }
+    Ok(if check.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Escapes a path segment (connection names may hold spaces).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

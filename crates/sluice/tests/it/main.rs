@@ -9,3 +9,4 @@ mod crash;
 mod mapping;
 mod runs;
 mod support;
+mod sync;

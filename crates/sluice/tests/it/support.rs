@@ -297,3 +297,41 @@ path = "{}"
         target.display()
     )
 }
+
+/// The PostgreSQL the data-plane tests use (`SLUICE_TEST_PG_URL`, default the local service).
+pub fn pg_url() -> String {
+    std::env::var("SLUICE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A client of the test PostgreSQL; `None` (the test skips, saying so) when it does not answer on
+/// a developer's machine. Under `CI=true` an unreachable service fails the test instead.
+pub async fn pg() -> Option<tokio_postgres::Client> {
+    let url = pg_url();
+    match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+        Ok((client, conn)) => {
+            tokio::spawn(conn);
+            Some(client)
+        }
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("PostgreSQL at {url} is required under CI: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: PostgreSQL not reachable at {url}: {e}");
+            None
+        }
+    }
+}
+
+/// A table name unique to this test process and `tag`.
+pub fn table_name(tag: &str) -> String {
+    format!("it_{tag}_{}", std::process::id())
+}
+
+/// A connection definition file for the test PostgreSQL.
+pub fn pg_connection_file() -> String {
+    format!(
+        "kind = \"connection\"\ntype = \"postgres\"\nurl = {{ env = \"SLUICE_TEST_PG_URL\", default = \"{}\" }}\n",
+        pg_url()
+    )
+}

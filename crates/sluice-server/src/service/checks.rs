@@ -1,0 +1,61 @@
+//! Testing a connection: can Sluice reach it now, and if not, why (in the server's own words).
+
+use super::App;
+use crate::domain::connection::{Connection, ConnectionType};
+use crate::domain::task::Origin;
+use crate::engine::db::{self, Endpoint};
+use sluice_types::ConnectionCheck;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A check that takes longer than this has failed: a firewall that drops packets never refuses.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl App {
+    /// Where a connection's relative paths resolve: its definitions directory, or the data dir.
+    pub fn connection_base(&self, conn: &Connection) -> PathBuf {
+        match &conn.origin {
+            Origin::File { root, .. } => PathBuf::from(root),
+            Origin::Api => self.config.data_dir.clone(),
+        }
+    }
+
+    pub async fn check_connection(&self, conn: &Connection) -> ConnectionCheck {
+        let started = Instant::now();
+        let result = match conn.conn_type {
+            ConnectionType::Files => {
+                let root = self
+                    .connection_base(conn)
+                    .join(conn.config.path.as_deref().unwrap_or(""));
+                match std::fs::metadata(&root) {
+                    Ok(m) if m.is_dir() => Ok(format!("directory {}", root.display())),
+                    Ok(_) => Err(format!("{} is not a directory", root.display())),
+                    Err(e) => Err(format!("{}: {e}", root.display())),
+                }
+            }
+            ConnectionType::Secret => match conn.config.secret.as_ref().map(|s| s.resolve()) {
+                Some(Ok(v)) if !v.is_empty() => Ok("the secret is set".to_string()),
+                Some(Ok(_)) => Err("the secret is empty".to_string()),
+                Some(Err(e)) => Err(e),
+                None => Err("no secret is configured".to_string()),
+            },
+            _ => match Endpoint::resolve(conn, &self.connection_base(conn)) {
+                Err(e) => Err(e.to_string()),
+                Ok(ep) => match tokio::time::timeout(CHECK_TIMEOUT, db::check(&ep)).await {
+                    Ok(Ok(m)) => Ok(m),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+                },
+            },
+        };
+        let (ok, message) = match result {
+            Ok(m) => (true, m),
+            Err(m) => (false, m),
+        };
+        ConnectionCheck {
+            ok,
+            message,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! Synchronization tasks (DSS) against the real PostgreSQL: every operation with exact counts,
+//! key collisions, rejects and thresholds, row ranges, and the target left as it was by a failed
+//! or stopped load. Each table is checked by an independent query.
+
+use super::support::*;
+use serde_json::{Value, json};
+use tokio_postgres::Client;
+
+/// A server whose definitions are the test PostgreSQL connection plus `tasks` (name, TOML).
+async fn server(tasks: &[(&str, String)]) -> (TestServer, tempfile::TempDir) {
+    let mut files: Vec<(String, String)> =
+        vec![("connections/pg.toml".into(), pg_connection_file())];
+    for (name, body) in tasks {
+        files.push((format!("sync/{name}.toml"), body.clone()));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let defs = defs_dir(&refs);
+    (TestServer::start_with(defs.path(), None, &[]).await, defs)
+}
+
+async fn count(pg: &Client, table: &str) -> i64 {
+    pg.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn counters(run: &Value) -> (u64, u64, u64, u64, u64) {
+    let c = &run["counters"];
+    let g = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {run}"));
+    (
+        g("inserts"),
+        g("updates"),
+        g("deletes"),
+        g("skipped"),
+        g("target_rows_failed"),
+    )
+}
+
+fn rejects(server: &TestServer, run: &Value) -> Vec<Value> {
+    let path = server
+        .data_dir
+        .join("rejects")
+        .join(format!("{}.jsonl", run["id"].as_str().unwrap()));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn csv_into_postgres_loads_every_row_and_rejects_only_key_collisions() {
+    let Some(pg) = pg().await else { return };
+    let t = table_name("csv_insert");
+    pg.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {t};
+         CREATE TABLE {t} (order_id bigint PRIMARY KEY, customer_id bigint, customer_name varchar(40),
+           email text, country char(2), status text, amount numeric(12,2), quantity int,
+           ordered_at timestamp, note text);
+         INSERT INTO {t} (order_id, country) VALUES (1, 'XX'), (2, 'XX'), (3, 'XX');"
+    ))
+    .await
+    .unwrap();
+    let csv = examples_dir().join("data/orders.csv");
+    let task = format!(
+        "type = \"DSS\"\n[source]\nformat = \"csv\"\npath = \"{}\"\n[target]\nconnection = \"pg\"\ntable = \"{t}\"\n",
+        csv.display()
+    );
+    let (server, _defs) = server(&[("load", task)]).await;
+    let run = server.start_run("sync/load", json!({})).await;
+    let run = server.wait_end(&run, 120).await;
+    assert_eq!(run["state"], "completed_with_errors", "{run}");
+    let (ins, upd, del, _, failed) = counters(&run);
+    assert_eq!((ins, upd, del, failed), (1997, 0, 0, 3), "{run}");
+    assert_eq!(run["counters"]["source_rows_read"], 2000);
+    let rej = rejects(&server, &run);
+    assert_eq!(rej.len(), 3);
+    for r in &rej {
+        assert!(
+            r["reason"].as_str().unwrap().contains("duplicate key"),
+            "{r}"
+        );
+        assert!(r["row"]["order_id"].as_i64().unwrap() <= 3, "{r}");
+    }
+
+    // Row by row against the file.
+    let rows = pg
+        .query(
+            &format!(
+                "SELECT order_id, customer_name, amount::text, quantity, \
+                 to_char(ordered_at, 'YYYY-MM-DD HH24:MI:SS'), coalesce(note, '') \
+                 FROM {t} WHERE order_id > 3 ORDER BY order_id"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut rdr = csv::Reader::from_path(&csv).unwrap();
+    let expected: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).skip(3).collect();
+    assert_eq!(rows.len(), expected.len());
+    for (row, rec) in rows.iter().zip(&expected) {
+        assert_eq!(row.get::<_, i64>(0).to_string(), &rec[0]);
+        assert_eq!(row.get::<_, String>(1), &rec[2]);
+        let amount: f64 = rec[6].parse().unwrap();
+        assert_eq!(row.get::<_, String>(2), format!("{amount:.2}"));
+        assert_eq!(row.get::<_, i32>(3).to_string(), &rec[7]);
+        assert_eq!(row.get::<_, String>(4), &rec[8]);
+        assert_eq!(row.get::<_, String>(5), &rec[9]);
+    }
+    let kept: String = pg
+        .query_one(
+            &format!("SELECT string_agg(country, ',') FROM {t} WHERE order_id <= 3"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        kept, "XX,XX,XX",
+        "existing rows are not overwritten by an insert"
+    );
+    pg.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn upsert_update_delete_and_truncate_count_exactly() {
+    let Some(pg) = pg().await else { return };
+    let (src, dst) = (table_name("ops_src"), table_name("ops_dst"));
+    pg.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {src}, {dst};
+         CREATE TABLE {dst} (id int PRIMARY KEY, v int, name text);
+         INSERT INTO {dst} SELECT i, i, 'n' || i FROM generate_series(1, 100) i;
+         CREATE TABLE {src} (id int, v int, name text);
+         -- 51..75 changed, 76..100 identical, 101..150 new; id 7 twice (the last wins).
+         INSERT INTO {src} SELECT i, CASE WHEN i <= 75 THEN i * 10 ELSE i END, 'n' || i
+           FROM generate_series(51, 150) i;
+         INSERT INTO {src} VALUES (7, 70, 'first'), (7, 77, 'last');"
+    ))
+    .await
+    .unwrap();
+    let task = |op: &str, query: &str, extra: &str| {
+        format!(
+            "type = \"DSS\"\n[source]\nconnection = \"pg\"\nquery = \"{query}\"\n[target]\nconnection = \"pg\"\ntable = \"{dst}\"\noperation = \"{op}\"\nkeys = [\"id\"]\n{extra}"
+        )
+    };
+    let all = format!("SELECT * FROM {src}");
+    let (server, _defs) = server(&[
+        ("upsert", task("upsert", &all, "")),
+        ("update", task("update", &format!("SELECT id, v + 1 AS v FROM {src} WHERE id BETWEEN 140 AND 150 UNION ALL SELECT 900, 1"), "")),
+        ("delete", task("delete", &format!("SELECT id FROM {dst} WHERE id <= 10 UNION ALL SELECT 1000"), "")),
+        ("reload", task("insert", &format!("SELECT * FROM {src} WHERE id <> 7"), "truncate = true")),
+    ])
+    .await;
+
+    let run = server
+        .wait_end(&server.start_run("sync/upsert", json!({})).await, 60)
+        .await;
+    assert_eq!(run["state"], "completed", "{run}");
+    // 50 new; 25 changed + id 7 (changed by its last row); 25 identical and 1 superseded skipped.
+    assert_eq!(counters(&run), (50, 26, 0, 26, 0), "{run}");
+    assert_eq!(count(&pg, &dst).await, 150);
+    let changed: i64 = pg
+        .query_one(
+            &format!("SELECT count(*) FROM {dst} WHERE id BETWEEN 51 AND 75 AND v = id * 10"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(changed, 25);
+    let seven: String = pg
+        .query_one(
+            &format!("SELECT name || ':' || v FROM {dst} WHERE id = 7"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(seven, "last:77");
+
+    let run = server
+        .wait_end(&server.start_run("sync/update", json!({})).await, 60)
+        .await;
+    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(counters(&run), (0, 11, 0, 1, 0), "{run}");
+    assert_eq!(count(&pg, &dst).await, 150, "an update inserts nothing");
+
+    let run = server
+        .wait_end(&server.start_run("sync/delete", json!({})).await, 60)
+        .await;
+    assert_eq!(counters(&run), (0, 0, 10, 1, 0), "{run}");
+    assert_eq!(count(&pg, &dst).await, 140);
+
+    let run = server
+        .wait_end(&server.start_run("sync/reload", json!({})).await, 60)
+        .await;
+    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(counters(&run).0, 100);
+    let same: i64 = pg
+        .query_one(
+            &format!("SELECT count(*) FROM ((SELECT * FROM {dst} EXCEPT SELECT * FROM {src} WHERE id <> 7) UNION ALL (SELECT * FROM {src} WHERE id <> 7 EXCEPT SELECT * FROM {dst})) d"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(same, 0, "truncate-then-load leaves exactly the source");
+    pg.batch_execute(&format!("DROP TABLE {src}, {dst}"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn rejected_rows_are_reported_and_the_threshold_fails_the_run_untouched() {
+    let Some(pg) = pg().await else { return };
+    let t = table_name("rejects");
+    pg.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {t};
+         CREATE TABLE {t} (id int PRIMARY KEY, code varchar(5) NOT NULL, small smallint, price numeric(6,2));
+         INSERT INTO {t} VALUES (0, 'zero', 0, 0);"
+    ))
+    .await
+    .unwrap();
+    // Rows 1-6: good; 7: code too long; 8: NULL code; 9: smallint overflow; 10: price precision;
+    // 11: price scale; 12: duplicate key of an existing row.
+    let q = "SELECT * FROM (VALUES (1,'a',1,'1.5'),(2,'b',2,'2'),(3,'c',3,'3'),(4,'d',4,'4'),(5,'e',5,'5'),(6,'Ångst',6,'6.25'),(7,'toolong',7,'7'),(8,NULL,8,'8'),(9,'i',99999,'9'),(10,'j',10,'12345.6'),(11,'k',11,'1.234'),(0,'dup',0,'0')) v(id, code, small, price)";
+    let task = |extra: &str| {
+        format!(
+            "type = \"DSS\"\n[source]\nconnection = \"pg\"\nquery = \"{q}\"\n[target]\nconnection = \"pg\"\ntable = \"{t}\"\n{extra}"
+        )
+    };
+    let (server, _defs) = server(&[
+        ("lenient", task("")),
+        ("strict", task("[options]\nerror_threshold = 3")),
+    ])
+    .await;
+    let run = server
+        .wait_end(&server.start_run("sync/strict", json!({})).await, 60)
+        .await;
+    assert_eq!(run["state"], "failed", "{run}");
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("threshold")
+            || !server.log(&run, "error").await.is_empty(),
+        "{run}"
+    );
+    assert_eq!(
+        count(&pg, &t).await,
+        1,
+        "a failed load leaves the table as it was"
+    );
+    assert_eq!(run["counters"]["target_rows_written"], 0, "{run}");
+
+    let run = server
+        .wait_end(&server.start_run("sync/lenient", json!({})).await, 60)
+        .await;
+    assert_eq!(run["state"], "completed_with_errors", "{run}");
+    let (ins, _, _, _, failed) = counters(&run);
+    assert_eq!((ins, failed), (6, 6), "{run}");
+    assert_eq!(count(&pg, &t).await, 7);
+    let rej = rejects(&server, &run);
+    let reason = |id: i64| {
+        rej.iter()
+            .find(|r| r["row"]["id"] == id)
+            .unwrap_or_else(|| panic!("row {id} rejected: {rej:?}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(reason(7).contains("longer than 5"), "{}", reason(7));
+    assert!(reason(8).contains("NOT NULL"), "{}", reason(8));
+    assert!(reason(9).contains("out of range"), "{}", reason(9));
+    assert!(reason(10).contains("precision"), "{}", reason(10));
+    assert!(
+        reason(11).contains("digits after the point"),
+        "{}",
+        reason(11)
+    );
+    assert!(reason(0).contains("duplicate key"), "{}", reason(0));
+    pg.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_row_range_loads_exactly_those_rows() {
+    let Some(pg) = pg().await else { return };
+    let t = table_name("range");
+    pg.batch_execute(&format!("DROP TABLE IF EXISTS {t}"))
+        .await
+        .unwrap();
+    let task = format!(
+        "type = \"DSS\"\n[source]\nformat = \"csv\"\npath = \"{}\"\n[target]\nconnection = \"pg\"\ntable = \"{t}\"\ncreate = true\nkeys = [\"order_id\"]\n[options]\nfirst_row = 11\nlast_row = 20\n",
+        examples_dir().join("data/orders.csv").display()
+    );
+    let (server, _defs) = server(&[("range", task)]).await;
+    let run = server
+        .wait_end(&server.start_run("sync/range", json!({})).await, 60)
+        .await;
+    assert_eq!(run["state"], "completed", "{run}");
+    let ids: Vec<i64> = pg
+        .query(&format!("SELECT order_id FROM {t} ORDER BY 1"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, (11..=20).collect::<Vec<i64>>());
+    pg.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn connection_checks_say_why_they_fail() {
+    if pg().await.is_none() {
+        return;
+    }
+    let bad_db = "kind = \"connection\"\ntype = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:5432/no_such_db_sluice\"\n";
+    let refused = "kind = \"connection\"\ntype = \"postgres\"\nurl = \"postgres://postgres@127.0.0.1:1/test\"\n";
+    let defs = defs_dir(&[
+        ("connections/pg.toml", &pg_connection_file()),
+        ("connections/bad_db.toml", bad_db),
+        ("connections/refused.toml", refused),
+    ]);
+    let server = TestServer::start_with(defs.path(), None, &[]).await;
+    let (status, ok) = server.post("/api/v1/connections/pg/check", json!({})).await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["ok"], true, "{ok}");
+    assert!(
+        ok["message"].as_str().unwrap().contains("PostgreSQL"),
+        "{ok}"
+    );
+    let (_, bad) = server
+        .post("/api/v1/connections/bad_db/check", json!({}))
+        .await;
+    assert_eq!(bad["ok"], false);
+    assert!(
+        bad["message"].as_str().unwrap().contains("does not exist"),
+        "{bad}"
+    );
+    let (_, refused) = server
+        .post("/api/v1/connections/refused/check", json!({}))
+        .await;
+    assert_eq!(refused["ok"], false);
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("refused"),
+        "{refused}"
+    );
+    let (status, missing) = server
+        .post("/api/v1/connections/nope/check", json!({}))
+        .await;
+    assert_eq!(status, 404, "{missing}");
+}
