@@ -10,3 +10,5 @@ mod mapping;
 mod runs;
 mod support;
 mod sync;
+mod sync_stop;
+mod types;
