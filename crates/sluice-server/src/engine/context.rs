@@ -44,6 +44,19 @@ impl LiveCounters {
     }
 }
 
+/// Sets live counters to `c` (a run's totals summed from its children).
+pub fn store_counters(to: &LiveCounters, c: &Counters) {
+    let s = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+    s(&to.source_rows_read, c.source_rows_read);
+    s(&to.source_rows_failed, c.source_rows_failed);
+    s(&to.target_rows_written, c.target_rows_written);
+    s(&to.target_rows_failed, c.target_rows_failed);
+    s(&to.inserts, c.inserts);
+    s(&to.updates, c.updates);
+    s(&to.deletes, c.deletes);
+    s(&to.skipped, c.skipped);
+}
+
 /// A run's log: lines go to a channel that the worker drains into the store in batches, so
 /// logging never waits on the database.
 #[derive(Debug, Clone)]
@@ -113,6 +126,8 @@ pub struct RunContext {
     pub connections: BTreeMap<String, crate::domain::Connection>,
     /// Where this run's rejected rows go (created on the first reject).
     pub rejects_path: PathBuf,
+    /// Children and high-water marks.
+    pub journal: Arc<dyn super::journal::Journal>,
 }
 
 impl RunContext {

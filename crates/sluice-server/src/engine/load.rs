@@ -61,6 +61,8 @@ pub struct LoadPlan<'a> {
     pub watermark: Option<Watermark>,
     /// Prefix for log lines (`table orders: `), empty for single-object tasks.
     pub label: String,
+    /// Where rejects go, when not the run's reject file (one file per replicated table).
+    pub rejects_path: Option<PathBuf>,
 }
 
 /// What a load did.
@@ -328,7 +330,11 @@ pub async fn run_load(
         .map_err(|e| EngineError::Definition(e.to_string()))?;
     let out_schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
 
-    let mut rejects = Rejects::new(ctx.rejects_path.clone(), ctx.log.clone(), label.clone());
+    let rejects_path = plan
+        .rejects_path
+        .clone()
+        .unwrap_or_else(|| ctx.rejects_path.clone());
+    let mut rejects = Rejects::new(rejects_path, ctx.log.clone(), label.clone());
     let mut summary = LoadSummary {
         high_water: reg.high_water,
         ..LoadSummary::default()

@@ -44,6 +44,7 @@ impl Harness {
             batch_size: 8192,
             connections: BTreeMap::new(),
             rejects_path: dir.path().join("rejects.jsonl"),
+            journal: Arc::new(crate::engine::journal::MemoryJournal::default()),
         };
         Harness { dir, ctx, rx }
     }

@@ -4,9 +4,11 @@
 
 pub mod context;
 pub mod db;
+pub mod journal;
 mod load;
 mod mapping;
 mod rejects;
+mod replicate;
 mod sync;
 
 pub use context::{LiveCounters, RunContext, RunLog, StopSignal};
@@ -52,6 +54,12 @@ pub async fn run_task(task: &Task, ctx: &RunContext) -> Result<Outcome, EngineEr
             let def: crate::domain::load::SyncDef = serde_json::from_value(task.definition.clone())
                 .map_err(|e| EngineError::Definition(e.to_string()))?;
             sync::run(&def, ctx).await
+        }
+        TaskType::Replication => {
+            let def: crate::domain::load::ReplicationDef =
+                serde_json::from_value(task.definition.clone())
+                    .map_err(|e| EngineError::Definition(e.to_string()))?;
+            replicate::run(&def, ctx).await
         }
         other => Err(EngineError::Definition(format!(
             "{other} tasks cannot run on this server yet"

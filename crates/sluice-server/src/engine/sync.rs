@@ -50,6 +50,7 @@ pub async fn run(def: &SyncDef, ctx: &RunContext) -> Result<Outcome, EngineError
         transform: None,
         watermark: None,
         label: String::new(),
+        rejects_path: None,
     };
     let summary = run_load(plan, ctx, &ctx.counters).await?;
     let c = ctx.counters.snapshot();

@@ -244,6 +244,7 @@ impl Worker {
                 .data_dir
                 .join("rejects")
                 .join(format!("{}.jsonl", run.id)),
+            journal: Arc::new(crate::engine::journal::MemoryJournal::default()),
         })
     }
 
