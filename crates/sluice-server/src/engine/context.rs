@@ -151,6 +151,12 @@ impl RunContext {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| self.base_dir.clone()),
         };
+        // A SQLite path may name the data directory (`${sluice.data_dir}/warehouse.db`).
+        if let Some(path) = conn.config.path.as_deref().filter(|p| p.contains("${")) {
+            let mut conn = conn.clone();
+            conn.config.path = Some(self.substitute(path)?);
+            return super::db::Endpoint::resolve(&conn, &base);
+        }
         super::db::Endpoint::resolve(conn, &base)
     }
 

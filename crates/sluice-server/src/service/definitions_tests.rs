@@ -61,8 +61,51 @@ format = "csv"
 
 #[test]
 fn unsupported_types_are_refused_clearly() {
-    let problems = parse_file("t.toml", "type = \"DSS\"").unwrap_err();
+    let problems = parse_file("t.toml", "type = \"PCS\"").unwrap_err();
     assert!(problems[0].contains("not supported"), "{problems:?}");
+}
+
+#[test]
+fn loading_tasks_are_checked_field_by_field() {
+    let problems = parse_file("t.toml", "type = \"DSS\"").unwrap_err();
+    assert!(
+        problems[0].starts_with("missing field `source`"),
+        "{problems:?}"
+    );
+    let dss = "type = \"DSS\"\n[source]\nconnection = \"pg\"\n[target]\nconnection = \"pg\"\ntable = \"t\"\noperation = \"upsert\"\n[options]\nfirst_row = 5\nlast_row = 2\n";
+    let problems = parse_file("t.toml", dss).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p == "source: give a `table` or a `query`"),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with("target.keys:")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with("options.last_row:")),
+        "{problems:?}"
+    );
+    let typo = "type = \"DSS\"\n[source]\nconection = \"pg\"\n";
+    let problems = parse_file("t.toml", typo).unwrap_err();
+    assert!(
+        problems[0].contains("unknown field `conection`"),
+        "{problems:?}"
+    );
+    let drs = "type = \"DRS\"\nmode = \"incremental\"\n[source]\nconnection = \"pg\"\n[target]\nconnection = \"my\"\n";
+    let problems = parse_file("t.toml", drs).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("source: list `tables`")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with("watermark:")),
+        "{problems:?}"
+    );
 }
 
 #[test]
