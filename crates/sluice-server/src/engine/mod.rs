@@ -4,6 +4,7 @@
 
 pub mod context;
 mod mapping;
+pub mod mask;
 
 pub use context::{LiveCounters, RunContext, RunLog, StopSignal};
 
