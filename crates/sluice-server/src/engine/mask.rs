@@ -6,6 +6,9 @@
 #[path = "mask_array.rs"]
 mod array;
 #[cfg(test)]
+#[path = "mask_rule_tests.rs"]
+mod rule_tests;
+#[cfg(test)]
 #[path = "mask_tests.rs"]
 mod tests;
 #[path = "mask_text.rs"]
