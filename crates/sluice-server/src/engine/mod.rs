@@ -7,6 +7,8 @@ pub mod db;
 pub mod journal;
 mod load;
 mod mapping;
+pub mod mask;
+pub mod masking;
 mod rejects;
 mod replicate;
 mod sync;
@@ -60,6 +62,12 @@ pub async fn run_task(task: &Task, ctx: &RunContext) -> Result<Outcome, EngineEr
                 serde_json::from_value(task.definition.clone())
                     .map_err(|e| EngineError::Definition(e.to_string()))?;
             replicate::run(&def, ctx).await
+        }
+        TaskType::Masking => {
+            let def: crate::domain::load::MaskingDef =
+                serde_json::from_value(task.definition.clone())
+                    .map_err(|e| EngineError::Definition(e.to_string()))?;
+            masking::run(&def, ctx).await
         }
         other => Err(EngineError::Definition(format!(
             "{other} tasks cannot run on this server yet"

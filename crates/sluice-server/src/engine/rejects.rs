@@ -103,7 +103,7 @@ impl Rejects {
 }
 
 /// One row of a batch as a JSON object.
-fn row_json(batch: &RecordBatch, i: usize) -> String {
+pub(crate) fn row_json(batch: &RecordBatch, i: usize) -> String {
     let row = batch.slice(i, 1);
     let mut out = Vec::new();
     {

@@ -117,6 +117,9 @@ pub fn check_masking(d: &MaskingDef) -> Problems {
     if d.rules.is_empty() {
         p.push("rules: a masking task needs at least one rule".into());
     }
+    if let Err(e) = crate::engine::masking::parse_rules(d) {
+        p.push(e);
+    }
     p
 }
 

@@ -20,6 +20,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::SinkExt;
 use std::ops::Range;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
 pub async fn open_writer(
@@ -80,27 +82,103 @@ pub async fn open_writer(
         DIALECT.columns(&names, None)
     );
     Ok(Box::new(PgWriter {
-        client,
+        client: Arc::new(client),
         ep: ep.clone(),
         spec,
         names,
         encs,
-        copy,
+        copy: copy.into(),
         staged,
         inserted: 0,
+        inflight: None,
     }))
 }
 
 struct PgWriter {
-    client: Client,
+    client: Arc<Client>,
     ep: Endpoint,
     spec: WriteSpec,
     names: Vec<String>,
     encs: Vec<Enc>,
-    copy: String,
+    copy: Arc<str>,
     staged: bool,
     /// Rows inserted directly since the last commit.
     inserted: u64,
+    /// The COPY still running, with the batch its rows came from: the next batch is encoded while
+    /// PostgreSQL takes this one in.
+    inflight: Option<(JoinHandle<CopyResult>, RecordBatch)>,
+}
+
+/// Rows written, and refused rows by batch index with PostgreSQL's reason.
+type CopyResult = Result<(u64, Vec<(usize, String)>), EngineError>;
+
+async fn copy_bytes(client: &Client, copy: &str, data: Bytes) -> Result<u64, tokio_postgres::Error> {
+    let sink = client.copy_in::<_, Bytes>(copy).await?;
+    let mut sink = std::pin::pin!(sink);
+    sink.send(data).await?;
+    sink.as_mut().finish().await
+}
+
+/// COPYs encoded rows (`buf` holds them back to back) under a savepoint; a refused set is split
+/// in halves until the refused rows stand alone. Staged loads COPY without a savepoint: the
+/// staging table has no constraints, so any error is the load's.
+async fn copy_isolating(
+    client: Arc<Client>,
+    ep: Endpoint,
+    copy: Arc<str>,
+    buf: Bytes,
+    rows: Vec<(Range<usize>, usize)>,
+    isolate: bool,
+) -> CopyResult {
+    let exec = |sql: &'static str| {
+        let client = client.clone();
+        let ep = ep.clone();
+        async move { client.batch_execute(sql).await.map_err(|e| pg_err(&ep, e)) }
+    };
+    let frame = |parts: &[(Range<usize>, usize)], whole: bool| {
+        let mut data = BytesMut::with_capacity(HEADER.len() + TRAILER.len() + 64);
+        data.put_slice(HEADER);
+        if whole {
+            data.put_slice(&buf[parts[0].0.start..parts[parts.len() - 1].0.end]);
+        } else {
+            for (r, _) in parts {
+                data.put_slice(&buf[r.clone()]);
+            }
+        }
+        data.put_slice(TRAILER);
+        data.freeze()
+    };
+    if !isolate {
+        let n = copy_bytes(&client, &copy, frame(&rows, true))
+            .await
+            .map_err(|e| pg_err(&ep, e))?;
+        return Ok((n, Vec::new()));
+    }
+    let mut written = 0;
+    let mut refused = Vec::new();
+    let mut todo = vec![0..rows.len()];
+    while let Some(part) = todo.pop() {
+        let data = frame(&rows[part.clone()], part == (0..rows.len()));
+        exec("SAVEPOINT sluice_batch").await?;
+        match copy_bytes(&client, &copy, data).await {
+            Ok(n) => {
+                exec("RELEASE SAVEPOINT sluice_batch").await?;
+                written += n;
+            }
+            Err(e) if is_row_error(&e) => {
+                exec("ROLLBACK TO SAVEPOINT sluice_batch").await?;
+                if part.len() == 1 {
+                    refused.push((rows[part.start].1, pg_message(&e)));
+                } else {
+                    let mid = part.start + part.len() / 2;
+                    todo.push(mid..part.end);
+                    todo.push(part.start..mid);
+                }
+            }
+            Err(e) => return Err(pg_err(&ep, e)),
+        }
+    }
+    Ok((written, refused))
 }
 
 /// A row error PostgreSQL reports for the data (class 22) or a constraint (class 23): the row is
@@ -111,63 +189,32 @@ fn is_row_error(e: &tokio_postgres::Error) -> bool {
 }
 
 impl PgWriter {
+    /// Waits for the COPY in flight; its refused rows come back as JSON (their batch is gone by
+    /// the time the caller sees them).
+    async fn settle(&mut self) -> Result<Vec<RowReject>, EngineError> {
+        let Some((task, batch)) = self.inflight.take() else {
+            return Ok(Vec::new());
+        };
+        let (n, refused) = task
+            .await
+            .map_err(|e| EngineError::Data(format!("the COPY task failed: {e}")))??;
+        if !self.staged {
+            self.inserted += n;
+        }
+        Ok(refused
+            .into_iter()
+            .map(|(i, reason)| RowReject {
+                row: RejectedRow::Json(crate::engine::rejects::row_json(&batch, i)),
+                reason,
+            })
+            .collect())
+    }
+
     async fn exec(&self, sql: &str) -> Result<u64, EngineError> {
         self.client
             .execute(sql, &[])
             .await
             .map_err(|e| pg_err(&self.ep, e))
-    }
-
-    async fn copy_bytes(&self, data: Bytes) -> Result<u64, tokio_postgres::Error> {
-        let sink = self.client.copy_in::<_, Bytes>(&self.copy).await?;
-        let mut sink = std::pin::pin!(sink);
-        sink.send(data).await?;
-        sink.as_mut().finish().await
-    }
-
-    /// COPYs a set of encoded rows under a savepoint; splits refused sets to isolate bad rows.
-    async fn copy_isolating(
-        &self,
-        buf: &[u8],
-        rows: &[(Range<usize>, usize)],
-        rejects: &mut Vec<RowReject>,
-    ) -> Result<u64, EngineError> {
-        let mut written = 0;
-        let mut todo = vec![0..rows.len()];
-        while let Some(part) = todo.pop() {
-            let mut data = BytesMut::with_capacity(HEADER.len() + TRAILER.len() + 64);
-            data.put_slice(HEADER);
-            if part == (0..rows.len()) {
-                data.put_slice(&buf[rows[0].0.start..rows[rows.len() - 1].0.end]);
-            } else {
-                for (r, _) in &rows[part.clone()] {
-                    data.put_slice(&buf[r.clone()]);
-                }
-            }
-            data.put_slice(TRAILER);
-            self.exec("SAVEPOINT sluice_batch").await?;
-            match self.copy_bytes(data.freeze()).await {
-                Ok(n) => {
-                    self.exec("RELEASE SAVEPOINT sluice_batch").await?;
-                    written += n;
-                }
-                Err(e) if is_row_error(&e) => {
-                    self.exec("ROLLBACK TO SAVEPOINT sluice_batch").await?;
-                    if part.len() == 1 {
-                        rejects.push(RowReject {
-                            row: RejectedRow::Index(rows[part.start].1),
-                            reason: pg_message(&e),
-                        });
-                    } else {
-                        let mid = part.start + part.len() / 2;
-                        todo.push(mid..part.end);
-                        todo.push(part.start..mid);
-                    }
-                }
-                Err(e) => return Err(pg_err(&self.ep, e)),
-            }
-        }
-        Ok(written)
     }
 
     /// Removes staged rows that repeat a key; answers how many. Inserts keep the first of them,
@@ -251,25 +298,25 @@ impl TableWriter for PgWriter {
                 None => rows.push((start..buf.len(), i)),
             }
         }
-        if rows.is_empty() {
-            return Ok(rejects);
-        }
-        if self.staged {
-            let mut data = BytesMut::with_capacity(buf.len() + HEADER.len() + TRAILER.len());
-            data.put_slice(HEADER);
-            data.put_slice(&buf);
-            data.put_slice(TRAILER);
-            self.copy_bytes(data.freeze())
-                .await
-                .map_err(|e| pg_err(&self.ep, e))?;
-        } else {
-            self.inserted += self.copy_isolating(&buf, &rows, &mut rejects).await?;
+        // The previous batch's COPY finishes first: one statement at a time on a connection.
+        rejects.extend(self.settle().await?);
+        if !rows.is_empty() {
+            let task = tokio::spawn(copy_isolating(
+                self.client.clone(),
+                self.ep.clone(),
+                self.copy.clone(),
+                buf.freeze(),
+                rows,
+                !self.staged,
+            ));
+            self.inflight = Some((task, batch.clone()));
         }
         Ok(rejects)
     }
 
     async fn commit(&mut self) -> Result<Applied, EngineError> {
-        let applied = if self.staged {
+        let late = self.settle().await?;
+        let mut applied = if self.staged {
             self.apply_staged().await?
         } else {
             Applied {
@@ -277,6 +324,7 @@ impl TableWriter for PgWriter {
                 ..Applied::default()
             }
         };
+        applied.rejects.extend(late);
         self.client
             .batch_execute("COMMIT; BEGIN")
             .await
@@ -284,7 +332,11 @@ impl TableWriter for PgWriter {
         Ok(applied)
     }
 
-    async fn rollback(self: Box<Self>) -> Result<(), EngineError> {
+    async fn rollback(mut self: Box<Self>) -> Result<(), EngineError> {
+        // The COPY in flight must end before the connection takes the ROLLBACK.
+        if let Some((task, _)) = self.inflight.take() {
+            let _ = task.await;
+        }
         self.client
             .batch_execute("ROLLBACK")
             .await
