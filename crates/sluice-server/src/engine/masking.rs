@@ -26,7 +26,11 @@ pub fn parse_rules(def: &MaskingDef) -> Result<Vec<ColumnRule>, String> {
     Ok(rules)
 }
 
-fn key(def: &MaskingDef, rules: &[ColumnRule], ctx: &RunContext) -> Result<Option<MaskKey>, EngineError> {
+fn key(
+    def: &MaskingDef,
+    rules: &[ColumnRule],
+    ctx: &RunContext,
+) -> Result<Option<MaskKey>, EngineError> {
     let needs = rules.iter().find(|r| r.rule.needs_key());
     let Some(name) = &def.key else {
         return match needs {
@@ -38,10 +42,9 @@ fn key(def: &MaskingDef, rules: &[ColumnRule], ctx: &RunContext) -> Result<Optio
             None => Ok(None),
         };
     };
-    let conn = ctx
-        .connections
-        .get(name)
-        .ok_or_else(|| EngineError::Definition(format!("key: connection `{name}` does not exist")))?;
+    let conn = ctx.connections.get(name).ok_or_else(|| {
+        EngineError::Definition(format!("key: connection `{name}` does not exist"))
+    })?;
     if conn.conn_type != ConnectionType::Secret {
         return Err(EngineError::Definition(format!(
             "key: connection `{name}` is a {} connection, not a secret",
@@ -64,17 +67,25 @@ fn key(def: &MaskingDef, rules: &[ColumnRule], ctx: &RunContext) -> Result<Optio
 }
 
 /// Masks the ruled columns of a batch.
-fn mask_batch(b: RecordBatch, rules: &[ColumnRule], key: Option<&MaskKey>) -> Result<RecordBatch, String> {
+fn mask_batch(
+    b: RecordBatch,
+    rules: &[ColumnRule],
+    key: Option<&MaskKey>,
+) -> Result<RecordBatch, String> {
     let schema = b.schema();
     let mut cols = b.columns().to_vec();
     for r in rules {
-        let i = schema
-            .index_of(&r.column)
-            .map_err(|_| format!("masking rule for `{}`: the source has no such column", r.column))?;
+        let i = schema.index_of(&r.column).map_err(|_| {
+            format!(
+                "masking rule for `{}`: the source has no such column",
+                r.column
+            )
+        })?;
         r.rule
             .check_type(cols[i].data_type())
             .map_err(|e| format!("column `{}`: {e}", r.column))?;
-        cols[i] = mask::apply(&r.rule, key, &cols[i]).map_err(|e| format!("column `{}`: {e}", r.column))?;
+        cols[i] = mask::apply(&r.rule, key, &cols[i])
+            .map_err(|e| format!("column `{}`: {e}", r.column))?;
     }
     RecordBatch::try_new(schema, cols).map_err(|e| e.to_string())
 }

@@ -7,6 +7,7 @@ mod callbacks;
 mod cli;
 mod crash;
 mod mapping;
+mod masking;
 mod runs;
 mod support;
 mod sync;

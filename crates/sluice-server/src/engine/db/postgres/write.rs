@@ -112,7 +112,11 @@ struct PgWriter {
 /// Rows written, and refused rows by batch index with PostgreSQL's reason.
 type CopyResult = Result<(u64, Vec<(usize, String)>), EngineError>;
 
-async fn copy_bytes(client: &Client, copy: &str, data: Bytes) -> Result<u64, tokio_postgres::Error> {
+async fn copy_bytes(
+    client: &Client,
+    copy: &str,
+    data: Bytes,
+) -> Result<u64, tokio_postgres::Error> {
     let sink = client.copy_in::<_, Bytes>(copy).await?;
     let mut sink = std::pin::pin!(sink);
     sink.send(data).await?;
