@@ -6,6 +6,7 @@ pub mod context;
 pub mod db;
 pub mod journal;
 mod load;
+mod load_target;
 mod mapping;
 pub mod mask;
 pub mod masking;

@@ -101,10 +101,10 @@ impl Endpoint {
                     .map_err(|e| bad(format!("host: {e}")))?
             }
         };
-        if c.url.is_none() || url.port().is_none() {
-            if let Some(port) = c.port {
-                let _ = url.set_port(Some(port));
-            }
+        if (c.url.is_none() || url.port().is_none())
+            && let Some(port) = c.port
+        {
+            let _ = url.set_port(Some(port));
         }
         if let Some(db) = &c.database {
             url.set_path(&format!("/{db}"));

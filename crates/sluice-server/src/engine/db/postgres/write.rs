@@ -160,7 +160,9 @@ async fn copy_isolating(
     }
     let mut written = 0;
     let mut refused = Vec::new();
-    let mut todo = vec![0..rows.len()];
+    // A stack of row ranges still to COPY, starting with all of them.
+    let mut todo: Vec<Range<usize>> = Vec::new();
+    todo.push(0..rows.len());
     while let Some(part) = todo.pop() {
         let data = frame(&rows[part.clone()], part == (0..rows.len()));
         exec("SAVEPOINT sluice_batch").await?;
