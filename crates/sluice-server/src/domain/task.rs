@@ -212,6 +212,21 @@ pub struct FileSource {
     pub columns: Vec<ColumnSpec>,
 }
 
+/// A database table or query a mapping reads under `name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSource {
+    pub name: String,
+    pub connection: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// Pushed to the database, in its SQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
@@ -248,7 +263,11 @@ pub struct Transform {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MappingDef {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<FileSource>,
+    /// Database tables or queries, each read as a named table of the transform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<Transform>,
     pub target: FileTarget,

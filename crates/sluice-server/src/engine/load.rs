@@ -147,6 +147,33 @@ async fn register_source(
             high_water: None,
         });
     }
+    let high_water = register_database(
+        session,
+        "source",
+        src,
+        plan.watermark.clone(),
+        ctx,
+        counters,
+        &plan.label,
+    )
+    .await?;
+    Ok(Registered {
+        file_filter: None,
+        high_water,
+    })
+}
+
+/// Registers a database table or query as the table `name`, streaming when the query runs;
+/// answers the high-water mark of an incremental read.
+pub(crate) async fn register_database(
+    session: &SessionContext,
+    name: &str,
+    src: &ObjectSource,
+    watermark: Option<Watermark>,
+    ctx: &RunContext,
+    counters: &Arc<LiveCounters>,
+    label: &str,
+) -> Result<Option<String>, EngineError> {
     let conn = src
         .connection
         .as_deref()
@@ -170,13 +197,13 @@ async fn register_source(
     };
     let spec = ReadSpec {
         object,
-        watermark: plan.watermark.clone(),
+        watermark,
         batch_size: ctx.batch_size.max(1),
     };
     let read = db::open_reader(&ep, &spec, &ctx.stop).await?;
     ctx.log.info(format!(
         "{}source `{}` ({}): columns {}",
-        plan.label,
+        label,
         ep.name,
         ep.kind,
         read.schema
@@ -194,12 +221,9 @@ async fn register_source(
     let table = StreamingTable::try_new(read.schema.clone(), vec![Arc::new(part)])
         .map_err(|e| EngineError::Data(e.to_string()))?;
     session
-        .register_table(TableReference::bare("source"), Arc::new(table))
+        .register_table(TableReference::bare(name), Arc::new(table))
         .map_err(|e| EngineError::Definition(e.to_string()))?;
-    Ok(Registered {
-        file_filter: None,
-        high_water: read.high_water,
-    })
+    Ok(read.high_water)
 }
 
 /// The projection: `SELECT <fields> FROM <source, row range applied> [WHERE <file filter>]`.

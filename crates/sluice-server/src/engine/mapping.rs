@@ -65,6 +65,21 @@ pub async fn run(def: &MappingDef, ctx: &RunContext) -> Result<Outcome, EngineEr
             .register_table(TableReference::bare(src.name.as_str()), table)
             .map_err(|e| EngineError::Definition(format!("source `{}`: {e}", src.name)))?;
     }
+    for t in &def.tables {
+        let src = crate::domain::load::ObjectSource {
+            connection: Some(t.connection.clone()),
+            table: t.table.clone(),
+            query: t.query.clone(),
+            filter: t.filter.clone(),
+            ..Default::default()
+        };
+        let label = format!("table `{}`: ", t.name);
+        tokio::select! {
+            biased;
+            _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
+            r = super::load::register_database(&session, &t.name, &src, None, ctx, &ctx.counters, &label) => r?,
+        };
+    }
     if ctx.stop.requested() {
         return Err(EngineError::Stopped);
     }
@@ -133,29 +148,31 @@ pub async fn run(def: &MappingDef, ctx: &RunContext) -> Result<Outcome, EngineEr
 
 /// The SQL to run: the transform with parameters substituted, or a copy of the only source.
 fn query(def: &MappingDef, ctx: &RunContext) -> Result<String, EngineError> {
-    if def.sources.is_empty() {
+    let all: Vec<&str> = def
+        .sources
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(def.tables.iter().map(|t| t.name.as_str()))
+        .collect();
+    if all.is_empty() {
         return Err(EngineError::Definition(
             "a mapping needs at least one source".into(),
         ));
     }
     let mut names = BTreeSet::new();
-    for s in &def.sources {
-        if s.name.trim().is_empty() {
+    for s in &all {
+        if s.trim().is_empty() {
             return Err(EngineError::Definition("a source needs a name".into()));
         }
-        if !names.insert(s.name.as_str()) {
+        if !names.insert(*s) {
             return Err(EngineError::Definition(format!(
-                "two sources are named `{}`",
-                s.name
+                "two sources are named `{s}`"
             )));
         }
     }
-    match (&def.transform, def.sources.as_slice()) {
+    match (&def.transform, all.as_slice()) {
         (Some(t), _) => ctx.substitute(&t.sql),
-        (None, [only]) => Ok(format!(
-            "SELECT * FROM \"{}\"",
-            only.name.replace('"', "\"\"")
-        )),
+        (None, [only]) => Ok(format!("SELECT * FROM \"{}\"", only.replace('"', "\"\""))),
         (None, _) => Err(EngineError::Definition(
             "a mapping with several sources needs a transform saying how to combine them".into(),
         )),

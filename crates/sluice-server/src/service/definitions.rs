@@ -240,8 +240,20 @@ pub fn check_definition(spec: &TaskSpec) -> Problems {
 
 fn check_mapping(def: &MappingDef) -> Problems {
     let mut problems = Problems::new();
-    if def.sources.is_empty() {
-        problems.push("sources: a mapping task needs at least one source".into());
+    if def.sources.is_empty() && def.tables.is_empty() {
+        problems.push(
+            "sources: a mapping task needs at least one source (a file in `sources` or a database table in `tables`)".into(),
+        );
+    }
+    for (i, t) in def.tables.iter().enumerate() {
+        if def.sources.iter().any(|s| s.name == t.name)
+            || def.tables[..i].iter().any(|o| o.name == t.name)
+        {
+            problems.push(format!("tables[{i}].name: `{}` is used twice", t.name));
+        }
+        if t.table.is_some() == t.query.is_some() {
+            problems.push(format!("tables[{i}]: give a `table` or a `query`"));
+        }
     }
     let mut seen = std::collections::BTreeSet::new();
     for (i, s) in def.sources.iter().enumerate() {
@@ -265,7 +277,7 @@ fn check_mapping(def: &MappingDef) -> Problems {
             ));
         }
     }
-    if def.transform.is_none() && def.sources.len() > 1 {
+    if def.transform.is_none() && def.sources.len() + def.tables.len() > 1 {
         problems.push("transform: required when there is more than one source".into());
     }
     if let Some(t) = &def.transform

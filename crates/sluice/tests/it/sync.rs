@@ -360,3 +360,65 @@ async fn connection_checks_say_why_they_fail() {
         .await;
     assert_eq!(status, 404, "{missing}");
 }
+
+#[tokio::test]
+async fn a_mapping_joins_a_file_with_a_database_table() {
+    let Some(pg) = pg().await else { return };
+    let t = table_name("regions");
+    pg.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {t};
+         CREATE TABLE {t} (code text PRIMARY KEY, region text);
+         INSERT INTO {t} VALUES ('US', 'Americas'), ('BR', 'Americas'), ('CA', 'Americas'),
+           ('DE', 'Europe'), ('FR', 'Europe'), ('GB', 'Europe');"
+    ))
+    .await
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("by_region.csv");
+    let task = format!(
+        r#"type = "MTT"
+[[sources]]
+name = "orders"
+format = "csv"
+path = "{csv}"
+[[tables]]
+name = "regions"
+connection = "pg"
+table = "{t}"
+filter = "region <> 'Nowhere'"
+[transform]
+sql = "SELECT r.region, COUNT(*) AS orders FROM orders o JOIN regions r ON o.country = r.code GROUP BY r.region ORDER BY r.region"
+[target]
+format = "csv"
+path = "{target}"
+"#,
+        csv = examples_dir().join("data/orders.csv").display(),
+        target = target.display()
+    );
+    let (server, _defs) = server(&[("by_region", task)]).await;
+    let run = server
+        .wait_end(&server.start_run("sync/by_region", json!({})).await, 60)
+        .await;
+    assert_eq!(run["state"], "completed", "{run}");
+    let mut expected = std::collections::BTreeMap::<&str, i64>::new();
+    let mut rdr = csv::Reader::from_path(examples_dir().join("data/orders.csv")).unwrap();
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        let region = match &rec[4] {
+            "US" | "BR" | "CA" => "Americas",
+            "DE" | "FR" | "GB" => "Europe",
+            _ => continue,
+        };
+        *expected.entry(region).or_default() += 1;
+    }
+    let got = std::fs::read_to_string(&target).unwrap();
+    let want = format!(
+        "region,orders\n{}",
+        expected
+            .iter()
+            .map(|(r, n)| format!("{r},{n}\n"))
+            .collect::<String>()
+    );
+    assert_eq!(got, want);
+    pg.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+}
