@@ -258,6 +258,22 @@ pub struct RunView {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The run's parts (a replication's tables), in order. Filled when one run is read; run lists
+    /// leave it empty to stay cheap.
+    #[serde(default)]
+    pub children: Vec<RunChildView>,
+}
+
+/// One part of a run (a replicated table).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunChildView {
+    pub name: String,
+    /// queued, running, completed, completed_with_errors, failed, stopped.
+    pub state: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub counters: CountersView,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -19,6 +19,20 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// One part of a run (a replicated table), with its own state and counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunChild {
+    pub run_id: Uuid,
+    /// 1-based position among the run's children.
+    pub seq: i32,
+    pub name: String,
+    pub state: RunState,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub counters: Counters,
+    pub error: Option<String>,
+}
+
 /// One run of a task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {

@@ -83,6 +83,7 @@ pub fn run_view(r: &Run, task: Option<(&str, &str)>) -> RunView {
         created_at: r.created_at,
         started_at: r.started_at,
         ended_at: r.ended_at,
+        children: Vec::new(),
     }
 }
 
@@ -116,10 +117,27 @@ impl App {
         out
     }
 
+    /// One run's view, with its children.
     pub async fn run_view(&self, run: &Run) -> RunView {
-        self.run_views(std::slice::from_ref(run))
+        let mut view = self
+            .run_views(std::slice::from_ref(run))
             .await
             .pop()
-            .expect("one view per run")
+            .expect("one view per run");
+        // Children are extra detail: a failure to read them leaves the view without them.
+        if let Ok(children) = self.store.list_run_children(run.id).await {
+            view.children = children
+                .iter()
+                .map(|c| sluice_types::RunChildView {
+                    name: c.name.clone(),
+                    state: c.state.as_str().into(),
+                    started_at: c.started_at,
+                    ended_at: c.ended_at,
+                    counters: counters_view(&c.counters),
+                    error: c.error.clone(),
+                })
+                .collect();
+        }
+        view
     }
 }

@@ -22,6 +22,7 @@ pub async fn run_all(store: &dyn Store) {
     logs(store, org.id).await;
     callbacks(store, org.id).await;
     org_isolation(store).await;
+    super::conformance_journal::children_and_watermarks(store, org.id).await;
 }
 
 /// Now, to the microsecond: stores keep times at that precision.

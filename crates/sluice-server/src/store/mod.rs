@@ -6,14 +6,16 @@
 //! writing a run's end together with its callback in one transaction.
 
 pub mod conformance;
+mod conformance_journal;
 mod sqlite;
+mod sqlite_journal;
 mod sqlite_rows;
 
 pub use sqlite::SqliteStore;
 
 use crate::domain::{
-    Connection, Counters, LogLevel, LogLine, NewRun, Org, Run, RunEvent, RunState, StopMode, Task,
-    TaskType, User,
+    Connection, Counters, LogLevel, LogLine, NewRun, Org, Run, RunChild, RunEvent, RunState,
+    StopMode, Task, TaskType, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -201,6 +203,22 @@ pub trait Store: Send + Sync + 'static {
 
     // --- logs -----------------------------------------------------------------------------
     async fn append_log(&self, run_id: Uuid, lines: &[NewLogLine]) -> Result<()>;
+
+    // --- children and high-water marks (replication) ---
+    /// Inserts or replaces a run's child by its `seq`.
+    async fn put_run_child(&self, child: &RunChild) -> Result<()>;
+    /// A run's children in `seq` order.
+    async fn list_run_children(&self, run_id: Uuid) -> Result<Vec<RunChild>>;
+    /// The high-water mark kept for `object` of a task.
+    async fn get_watermark(&self, task_id: Uuid, object: &str) -> Result<Option<String>>;
+    /// Keeps a high-water mark (replacing the previous one), noting the run that set it.
+    async fn set_watermark(
+        &self,
+        task_id: Uuid,
+        object: &str,
+        value: &str,
+        run_id: Uuid,
+    ) -> Result<()>;
     /// Lines after `after_seq` at `min_level` or above, oldest first.
     async fn read_log(
         &self,

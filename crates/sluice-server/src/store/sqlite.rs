@@ -3,7 +3,7 @@
 
 use super::sqlite_rows::{self as rows, from_micros, is_unique_violation, micros};
 use super::*;
-use crate::domain::Trigger;
+use crate::domain::{RunChild, Trigger};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use std::path::Path;
@@ -19,6 +19,13 @@ const CLAIMED: &str = "('starting', 'running', 'stopping')";
 const ACTIVE: &str = "('queued', 'starting', 'running', 'stopping')";
 
 impl SqliteStore {
+    pub(super) fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+    pub(super) fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
@@ -773,6 +780,28 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(resolved)
+    }
+
+    async fn put_run_child(&self, child: &RunChild) -> Result<()> {
+        self.put_child(child).await
+    }
+
+    async fn list_run_children(&self, run_id: Uuid) -> Result<Vec<RunChild>> {
+        self.children(run_id).await
+    }
+
+    async fn get_watermark(&self, task_id: Uuid, object: &str) -> Result<Option<String>> {
+        self.watermark(task_id, object).await
+    }
+
+    async fn set_watermark(
+        &self,
+        task_id: Uuid,
+        object: &str,
+        value: &str,
+        run_id: Uuid,
+    ) -> Result<()> {
+        self.keep_watermark(task_id, object, value, run_id).await
     }
 
     async fn append_log(&self, run_id: Uuid, lines: &[NewLogLine]) -> Result<()> {

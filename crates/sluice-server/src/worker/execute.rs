@@ -244,7 +244,11 @@ impl Worker {
                 .data_dir
                 .join("rejects")
                 .join(format!("{}.jsonl", run.id)),
-            journal: Arc::new(crate::engine::journal::MemoryJournal::default()),
+            journal: Arc::new(super::journal::StoreJournal {
+                store: self.store.clone(),
+                task_id: task.id,
+                run_id: run.id,
+            }),
         })
     }
 

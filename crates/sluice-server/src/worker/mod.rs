@@ -2,6 +2,7 @@
 //! alive by heartbeats, passes stops on to the engine, and resolves runs whose worker died.
 
 mod execute;
+mod journal;
 
 use crate::config::WorkerConfig;
 use crate::domain::StopMode;

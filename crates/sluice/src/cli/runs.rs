@@ -203,6 +203,7 @@ mod tests {
             created_at: t0,
             started_at: Some(t0),
             ended_at: Some(t0 + chrono::Duration::seconds(3)),
+            children: Vec::new(),
         }
     }
 

@@ -236,7 +236,7 @@ async fn bad_definition_files_are_reported_with_file_and_field_and_do_not_stop_t
     assert!(
         errors
             .iter()
-            .any(|e| e.starts_with("api/bad.toml: ") && e.contains("missing field `sources`")),
+            .any(|e| e.starts_with("api/bad.toml: sources: ") && e.contains("at least one source")),
         "{errors:?}"
     );
     assert!(

@@ -8,7 +8,7 @@ mod cli;
 mod crash;
 mod mapping;
 mod masking;
-// mod replicate; (needs run children in the store)
+mod replicate;
 mod runs;
 mod support;
 mod sync;
