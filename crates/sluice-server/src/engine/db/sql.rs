@@ -248,6 +248,13 @@ impl Dialect {
             D::Float64 if pg => "DOUBLE PRECISION".into(),
             D::Float16 | D::Float32 | D::Float64 if my => "DOUBLE".into(),
             D::Float16 | D::Float32 | D::Float64 => "REAL".into(),
+            // SQLite keeps NUMERIC values as 8-byte floats (15 significant digits): wider
+            // decimals are kept exactly as text.
+            D::Decimal32(p, _) | D::Decimal64(p, _) | D::Decimal128(p, _) | D::Decimal256(p, _)
+                if self.0 == DbKind::Sqlite && *p > 15 =>
+            {
+                "TEXT".into()
+            }
             D::Decimal32(p, s) | D::Decimal64(p, s) | D::Decimal128(p, s) | D::Decimal256(p, s) => {
                 format!("NUMERIC({p},{})", (*s).max(0))
             }

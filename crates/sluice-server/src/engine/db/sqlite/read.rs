@@ -1,0 +1,293 @@
+//! Streaming reads from SQLite: the source becomes a temporary view (so `pragma_table_info` gives
+//! each column's declared type), then its rows stream on their own task, each value converted to
+//! the declared type through the same coercion writers use, into Arrow batches.
+
+use super::{DIALECT, LiteColumn, columns_of, connect, lite_err, target_type};
+use crate::engine::db::types::{META_TYPE, TargetColumn, TargetType, field};
+use crate::engine::db::value::{Val, coerce};
+use crate::engine::db::{Endpoint, ObjectName, ReadSpec, ReadStream, SourceObject};
+use crate::engine::{EngineError, StopSignal};
+use chrono::{NaiveTime, Timelike};
+use datafusion::arrow::array::{
+    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
+    Float64Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::StreamExt;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, Row, Sqlite, TypeInfo, ValueRef};
+use std::borrow::Cow;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+fn base_select(object: &SourceObject) -> String {
+    match object {
+        SourceObject::Table { name, filter } => match filter {
+            Some(f) => format!("SELECT * FROM {} WHERE {f}", DIALECT.table(name)),
+            None => format!("SELECT * FROM {}", DIALECT.table(name)),
+        },
+        SourceObject::Query(q) => {
+            format!("SELECT * FROM ({}) AS q", q.trim().trim_end_matches(';'))
+        }
+    }
+}
+
+/// The Arrow type a declared column type reads as, and the coercion target on the way.
+fn plan(c: &LiteColumn) -> (DataType, TargetType, Vec<(&'static str, String)>) {
+    let ty = target_type(&c.declared);
+    let mut meta = Vec::new();
+    let dt = match &ty {
+        TargetType::Bool => DataType::Boolean,
+        TargetType::Int { .. } => DataType::Int64,
+        TargetType::Float { .. } => DataType::Float64,
+        TargetType::Decimal { precision, scale } => {
+            DataType::Decimal128((*precision).max(1), *scale)
+        }
+        TargetType::Binary { .. } => DataType::Binary,
+        TargetType::Date => DataType::Date32,
+        TargetType::Time => DataType::Time64(TimeUnit::Microsecond),
+        TargetType::Timestamp { tz: false } => DataType::Timestamp(TimeUnit::Microsecond, None),
+        TargetType::Timestamp { tz: true } => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
+        TargetType::Json => {
+            meta.push((META_TYPE, "json".to_string()));
+            DataType::Utf8
+        }
+        TargetType::Uuid => {
+            meta.push((META_TYPE, "uuid".to_string()));
+            DataType::Utf8
+        }
+        // Text, and columns without a declared type (expressions of a query): their text form.
+        TargetType::Text { .. } | TargetType::Other => DataType::Utf8,
+    };
+    let ty = match ty {
+        TargetType::Other => TargetType::text(),
+        t => t,
+    };
+    (dt, ty, meta)
+}
+
+pub async fn open_reader(
+    ep: &Endpoint,
+    spec: &ReadSpec,
+    _stop: &StopSignal,
+) -> Result<ReadStream, EngineError> {
+    let mut conn = connect(ep, false).await?;
+    let def_err = |e: sqlx::Error| match lite_err(ep, e) {
+        EngineError::Data(m) => EngineError::Definition(m),
+        other => other,
+    };
+    let base = base_select(&spec.object);
+    let mut high_water = None;
+    let select = match &spec.watermark {
+        None => base,
+        Some(w) => {
+            let col = DIALECT.quote(&w.column);
+            let lower = w
+                .after
+                .as_ref()
+                .map(|a| format!(" AND {col} > {}", DIALECT.literal(a)))
+                .unwrap_or_default();
+            let max: Option<String> = sqlx::query_scalar(&format!(
+                "SELECT CAST(max({col}) AS TEXT) FROM ({base}) AS w WHERE 1{lower}"
+            ))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(def_err)?;
+            high_water = max.clone().or_else(|| w.after.clone());
+            match max {
+                Some(m) => format!(
+                    "SELECT * FROM ({base}) AS w WHERE 1{lower} AND {col} <= {}",
+                    DIALECT.literal(&m)
+                ),
+                None => format!("SELECT * FROM ({base}) AS w WHERE 0"),
+            }
+        }
+    };
+    sqlx::query(&format!("CREATE TEMP VIEW \"__sluice_source\" AS {select}"))
+        .execute(&mut conn)
+        .await
+        .map_err(def_err)?;
+    let view = ObjectName {
+        schema: Some("temp".into()),
+        name: "__sluice_source".into(),
+    };
+    let cols = columns_of(&mut conn, ep, &view).await?;
+    let mut fields = Vec::new();
+    let mut targets = Vec::new();
+    for c in &cols {
+        let (dt, ty, meta) = plan(c);
+        fields.push(field(&c.name, dt, true, &meta));
+        targets.push(TargetColumn {
+            name: c.name.clone(),
+            ty,
+            nullable: true,
+            declared: c.declared.clone(),
+        });
+    }
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let (tx, mut rx) = mpsc::channel::<Result<RecordBatch, EngineError>>(2);
+    let (schema2, ep2, batch_size) = (schema.clone(), ep.clone(), spec.batch_size.max(1));
+    tokio::spawn(async move {
+        let mut rows = sqlx::query("SELECT * FROM temp.\"__sluice_source\"").fetch(&mut conn);
+        let mut builders = fresh(&schema2, batch_size);
+        let mut n = 0usize;
+        let mut row_no = 0u64;
+        loop {
+            let row = match rows.next().await {
+                None => break,
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(lite_err(&ep2, e))).await;
+                    return;
+                }
+                Some(Ok(row)) => row,
+            };
+            row_no += 1;
+            if let Err(m) = append_row(&row, &targets, &schema2, &mut builders) {
+                let _ = tx
+                    .send(Err(EngineError::Data(format!(
+                        "SQLite `{}`: row {row_no}: {m}",
+                        ep2.name
+                    ))))
+                    .await;
+                return;
+            }
+            n += 1;
+            if n == batch_size {
+                let b = finish(&schema2, &mut builders);
+                builders = fresh(&schema2, batch_size);
+                n = 0;
+                if tx.send(b).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if n > 0 {
+            let _ = tx.send(finish(&schema2, &mut builders)).await;
+        }
+    });
+    let batches = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed();
+    Ok(ReadStream {
+        schema,
+        batches,
+        high_water,
+    })
+}
+
+fn fresh(schema: &SchemaRef, n: usize) -> Vec<Box<dyn ArrayBuilder>> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| -> Box<dyn ArrayBuilder> {
+            match f.data_type() {
+                DataType::Boolean => Box::new(BooleanBuilder::with_capacity(n)),
+                DataType::Int64 => Box::new(Int64Builder::with_capacity(n)),
+                DataType::Float64 => Box::new(Float64Builder::with_capacity(n)),
+                DataType::Decimal128(..) => Box::new(
+                    Decimal128Builder::with_capacity(n).with_data_type(f.data_type().clone()),
+                ),
+                DataType::Binary => Box::new(BinaryBuilder::with_capacity(n, n * 16)),
+                DataType::Date32 => Box::new(Date32Builder::with_capacity(n)),
+                DataType::Time64(_) => Box::new(Time64MicrosecondBuilder::with_capacity(n)),
+                DataType::Timestamp(_, Some(tz)) => Box::new(
+                    TimestampMicrosecondBuilder::with_capacity(n).with_timezone(tz.clone()),
+                ),
+                DataType::Timestamp(_, None) => {
+                    Box::new(TimestampMicrosecondBuilder::with_capacity(n))
+                }
+                _ => Box::new(StringBuilder::with_capacity(n, n * 16)),
+            }
+        })
+        .collect()
+}
+
+fn finish(
+    schema: &SchemaRef,
+    builders: &mut [Box<dyn ArrayBuilder>],
+) -> Result<RecordBatch, EngineError> {
+    let cols: Vec<ArrayRef> = builders.iter_mut().map(|b| b.finish()).collect();
+    RecordBatch::try_new(schema.clone(), cols).map_err(|e| EngineError::Data(e.to_string()))
+}
+
+/// A stored value as it is (SQLite's storage class decides).
+fn raw(row: &SqliteRow, i: usize) -> Result<Val<'_>, String> {
+    let v = row.try_get_raw(i).map_err(|e| e.to_string())?;
+    if v.is_null() {
+        return Ok(Val::Null);
+    }
+    let class = v.type_info().name().to_string();
+    let e = |e: sqlx::error::BoxDynError| e.to_string();
+    Ok(match class.as_str() {
+        "INTEGER" => Val::Int(<i64 as Decode<Sqlite>>::decode(v).map_err(e)?),
+        "REAL" => Val::Float(<f64 as Decode<Sqlite>>::decode(v).map_err(e)?),
+        "BLOB" => Val::Bytes(Cow::Borrowed(
+            <&[u8] as Decode<Sqlite>>::decode(v).map_err(e)?,
+        )),
+        _ => Val::Text(Cow::Borrowed(
+            <&str as Decode<Sqlite>>::decode(v).map_err(e)?,
+        )),
+    })
+}
+
+fn append_row(
+    row: &SqliteRow,
+    targets: &[TargetColumn],
+    schema: &SchemaRef,
+    builders: &mut [Box<dyn ArrayBuilder>],
+) -> Result<(), String> {
+    for (i, t) in targets.iter().enumerate() {
+        // A stored integer is a boolean's 0/1; everything else goes through coercion.
+        let v = coerce(raw(row, i)?, t)?;
+        append(builders[i].as_mut(), schema.field(i).data_type(), v)
+            .map_err(|m| format!("column `{}`: {m}", t.name))?;
+    }
+    Ok(())
+}
+
+fn append(b: &mut dyn ArrayBuilder, dt: &DataType, v: Val) -> Result<(), String> {
+    macro_rules! get {
+        ($t:ty) => {
+            b.as_any_mut()
+                .downcast_mut::<$t>()
+                .ok_or("builder mismatch")?
+        };
+    }
+    let micros_of = |t: NaiveTime| {
+        t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64
+    };
+    match (dt, v) {
+        (DataType::Boolean, Val::Null) => get!(BooleanBuilder).append_null(),
+        (DataType::Boolean, Val::Bool(x)) => get!(BooleanBuilder).append_value(x),
+        (DataType::Int64, Val::Null) => get!(Int64Builder).append_null(),
+        (DataType::Int64, Val::Int(x)) => get!(Int64Builder).append_value(x),
+        (DataType::Float64, Val::Null) => get!(Float64Builder).append_null(),
+        (DataType::Float64, Val::Float(x)) => get!(Float64Builder).append_value(x),
+        (DataType::Decimal128(..), Val::Null) => get!(Decimal128Builder).append_null(),
+        (DataType::Decimal128(..), Val::Decimal(x, _)) => get!(Decimal128Builder).append_value(x),
+        (DataType::Binary, Val::Null) => get!(BinaryBuilder).append_null(),
+        (DataType::Binary, Val::Bytes(x)) => get!(BinaryBuilder).append_value(x),
+        (DataType::Date32, Val::Null) => get!(Date32Builder).append_null(),
+        (DataType::Date32, Val::Date(d)) => get!(Date32Builder).append_value(
+            (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32,
+        ),
+        (DataType::Time64(_), Val::Null) => get!(Time64MicrosecondBuilder).append_null(),
+        (DataType::Time64(_), Val::Time(t)) => {
+            get!(Time64MicrosecondBuilder).append_value(micros_of(t))
+        }
+        (DataType::Timestamp(..), Val::Null) => get!(TimestampMicrosecondBuilder).append_null(),
+        (DataType::Timestamp(..), Val::Timestamp(t)) => {
+            get!(TimestampMicrosecondBuilder).append_value(t.and_utc().timestamp_micros())
+        }
+        (DataType::Timestamp(..), Val::TimestampTz(t)) => {
+            get!(TimestampMicrosecondBuilder).append_value(t.timestamp_micros())
+        }
+        (_, Val::Null) => get!(StringBuilder).append_null(),
+        (_, Val::Uuid(u)) => get!(StringBuilder).append_value(u.hyphenated().to_string()),
+        (_, Val::Text(t) | Val::Json(t)) => get!(StringBuilder).append_value(t),
+        (_, other) => return Err(format!("unexpected value {other:?}")),
+    }
+    Ok(())
+}
