@@ -5,6 +5,7 @@
 //! Values cross between systems as Arrow arrays; `value` turns each cell into what a target column
 //! can hold, or into the reason it cannot, so every database rejects rows the same way.
 
+pub mod build;
 pub mod mysql;
 pub mod postgres;
 pub mod sql;

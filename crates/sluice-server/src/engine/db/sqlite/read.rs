@@ -3,16 +3,12 @@
 //! the declared type through the same coercion writers use, into Arrow batches.
 
 use super::{DIALECT, LiteColumn, columns_of, connect, lite_err, target_type};
+use crate::engine::db::build::{append, finish, fresh};
 use crate::engine::db::types::{META_TYPE, TargetColumn, TargetType, field};
 use crate::engine::db::value::{Val, coerce};
 use crate::engine::db::{Endpoint, ObjectName, ReadSpec, ReadStream, SourceObject};
 use crate::engine::{EngineError, StopSignal};
-use chrono::{NaiveTime, Timelike};
-use datafusion::arrow::array::{
-    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
-    Float64Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
-    TimestampMicrosecondBuilder,
-};
+use datafusion::arrow::array::ArrayBuilder;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
@@ -177,41 +173,6 @@ pub async fn open_reader(
     })
 }
 
-fn fresh(schema: &SchemaRef, n: usize) -> Vec<Box<dyn ArrayBuilder>> {
-    schema
-        .fields()
-        .iter()
-        .map(|f| -> Box<dyn ArrayBuilder> {
-            match f.data_type() {
-                DataType::Boolean => Box::new(BooleanBuilder::with_capacity(n)),
-                DataType::Int64 => Box::new(Int64Builder::with_capacity(n)),
-                DataType::Float64 => Box::new(Float64Builder::with_capacity(n)),
-                DataType::Decimal128(..) => Box::new(
-                    Decimal128Builder::with_capacity(n).with_data_type(f.data_type().clone()),
-                ),
-                DataType::Binary => Box::new(BinaryBuilder::with_capacity(n, n * 16)),
-                DataType::Date32 => Box::new(Date32Builder::with_capacity(n)),
-                DataType::Time64(_) => Box::new(Time64MicrosecondBuilder::with_capacity(n)),
-                DataType::Timestamp(_, Some(tz)) => Box::new(
-                    TimestampMicrosecondBuilder::with_capacity(n).with_timezone(tz.clone()),
-                ),
-                DataType::Timestamp(_, None) => {
-                    Box::new(TimestampMicrosecondBuilder::with_capacity(n))
-                }
-                _ => Box::new(StringBuilder::with_capacity(n, n * 16)),
-            }
-        })
-        .collect()
-}
-
-fn finish(
-    schema: &SchemaRef,
-    builders: &mut [Box<dyn ArrayBuilder>],
-) -> Result<RecordBatch, EngineError> {
-    let cols: Vec<ArrayRef> = builders.iter_mut().map(|b| b.finish()).collect();
-    RecordBatch::try_new(schema.clone(), cols).map_err(|e| EngineError::Data(e.to_string()))
-}
-
 /// A stored value as it is (SQLite's storage class decides).
 fn raw(row: &SqliteRow, i: usize) -> Result<Val<'_>, String> {
     let v = row.try_get_raw(i).map_err(|e| e.to_string())?;
@@ -243,51 +204,6 @@ fn append_row(
         let v = coerce(raw(row, i)?, t)?;
         append(builders[i].as_mut(), schema.field(i).data_type(), v)
             .map_err(|m| format!("column `{}`: {m}", t.name))?;
-    }
-    Ok(())
-}
-
-fn append(b: &mut dyn ArrayBuilder, dt: &DataType, v: Val) -> Result<(), String> {
-    macro_rules! get {
-        ($t:ty) => {
-            b.as_any_mut()
-                .downcast_mut::<$t>()
-                .ok_or("builder mismatch")?
-        };
-    }
-    let micros_of = |t: NaiveTime| {
-        t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64
-    };
-    match (dt, v) {
-        (DataType::Boolean, Val::Null) => get!(BooleanBuilder).append_null(),
-        (DataType::Boolean, Val::Bool(x)) => get!(BooleanBuilder).append_value(x),
-        (DataType::Int64, Val::Null) => get!(Int64Builder).append_null(),
-        (DataType::Int64, Val::Int(x)) => get!(Int64Builder).append_value(x),
-        (DataType::Float64, Val::Null) => get!(Float64Builder).append_null(),
-        (DataType::Float64, Val::Float(x)) => get!(Float64Builder).append_value(x),
-        (DataType::Decimal128(..), Val::Null) => get!(Decimal128Builder).append_null(),
-        (DataType::Decimal128(..), Val::Decimal(x, _)) => get!(Decimal128Builder).append_value(x),
-        (DataType::Binary, Val::Null) => get!(BinaryBuilder).append_null(),
-        (DataType::Binary, Val::Bytes(x)) => get!(BinaryBuilder).append_value(x),
-        (DataType::Date32, Val::Null) => get!(Date32Builder).append_null(),
-        (DataType::Date32, Val::Date(d)) => get!(Date32Builder).append_value(
-            (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32,
-        ),
-        (DataType::Time64(_), Val::Null) => get!(Time64MicrosecondBuilder).append_null(),
-        (DataType::Time64(_), Val::Time(t)) => {
-            get!(Time64MicrosecondBuilder).append_value(micros_of(t))
-        }
-        (DataType::Timestamp(..), Val::Null) => get!(TimestampMicrosecondBuilder).append_null(),
-        (DataType::Timestamp(..), Val::Timestamp(t)) => {
-            get!(TimestampMicrosecondBuilder).append_value(t.and_utc().timestamp_micros())
-        }
-        (DataType::Timestamp(..), Val::TimestampTz(t)) => {
-            get!(TimestampMicrosecondBuilder).append_value(t.timestamp_micros())
-        }
-        (_, Val::Null) => get!(StringBuilder).append_null(),
-        (_, Val::Uuid(u)) => get!(StringBuilder).append_value(u.hyphenated().to_string()),
-        (_, Val::Text(t) | Val::Json(t)) => get!(StringBuilder).append_value(t),
-        (_, other) => return Err(format!("unexpected value {other:?}")),
     }
     Ok(())
 }
