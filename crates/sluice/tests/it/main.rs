@@ -6,6 +6,7 @@ mod bad_input;
 mod callbacks;
 mod cli;
 mod crash;
+mod examples_db;
 mod mapping;
 mod masking;
 mod replicate;

@@ -335,3 +335,26 @@ pub fn pg_connection_file() -> String {
         pg_url()
     )
 }
+
+/// The MariaDB/MySQL the data-plane tests use (`SLUICE_TEST_MYSQL_URL`, default the local service).
+pub fn mysql_url() -> String {
+    std::env::var("SLUICE_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+/// A connection to the test MariaDB; `None` (skip, saying so) when it does not answer on a
+/// developer's machine, a failure under `CI=true`.
+pub async fn mysql() -> Option<mysql_async::Conn> {
+    let url = mysql_url();
+    let opts = mysql_async::Opts::from_url(&url).expect("a MySQL URL");
+    match mysql_async::Conn::new(opts).await {
+        Ok(c) => Some(c),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("MariaDB at {url} is required under CI: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: MariaDB not reachable at {url}: {e}");
+            None
+        }
+    }
+}
