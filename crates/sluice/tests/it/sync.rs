@@ -422,3 +422,36 @@ path = "{target}"
     assert_eq!(got, want);
     pg.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
 }
+
+#[tokio::test]
+async fn upsert_without_a_unique_index_matches_on_the_keys() {
+    let Some(pg) = pg().await else { return };
+    let t = table_name("upsert_nokey");
+    pg.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {t};
+         CREATE TABLE {t} (a int, b text, v int);
+         INSERT INTO {t} VALUES (1, 'x', 1), (2, 'x', 2), (3, 'x', 3);"
+    ))
+    .await
+    .unwrap();
+    // (1,x) changed, (2,x) unchanged, (4,x) new, (1,y) new (keys are both columns).
+    let q = "SELECT * FROM (VALUES (1, 'x', 10), (2, 'x', 2), (4, 'x', 4), (1, 'y', 5)) v(a, b, v)";
+    let task = format!(
+        "type = \"DSS\"\n[source]\nconnection = \"pg\"\nquery = \"{q}\"\n[target]\nconnection = \"pg\"\ntable = \"{t}\"\noperation = \"upsert\"\nkeys = [\"a\", \"b\"]\n"
+    );
+    let (server, _defs) = server(&[("upsert_nokey", task)]).await;
+    let run = server
+        .wait_end(&server.start_run("sync/upsert_nokey", json!({})).await, 60)
+        .await;
+    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(counters(&run), (2, 1, 0, 1, 0), "{run}");
+    let rows: Vec<String> = pg
+        .query(&format!("SELECT a || b || v FROM {t} ORDER BY a, b"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, vec!["1x10", "1y5", "2x2", "3x3", "4x4"]);
+    pg.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+}
