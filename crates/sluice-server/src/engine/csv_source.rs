@@ -97,7 +97,12 @@ impl CsvReader {
                         // Rows before this one may hold an earlier error: report in file order.
                         pending.flush(&self.schema, file, out)?;
                     }
-                    out.bad_row(file, line, &reason)?;
+                    let fields: Vec<String> = record
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into_owned())
+                        .collect();
+                    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+                    out.bad_row(file, line, &reason, &fields)?;
                 }
                 None => pending.push(&record, line),
             }
@@ -228,8 +233,14 @@ impl Pending {
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         let mut failed: Option<BooleanBuffer> = None;
         let mut reasons: BTreeMap<usize, String> = BTreeMap::new();
-        for (column, field) in self.columns.iter_mut().zip(schema.fields()) {
-            let raw = column.take()?;
+        // All raw columns first: a refused row goes to the reject file with every field.
+        let raws = self
+            .columns
+            .iter_mut()
+            .map(|c| c.take())
+            .collect::<Result<Vec<_>, _>>()?;
+        for (raw, field) in raws.iter().zip(schema.fields()) {
+            let raw = raw.clone();
             if field.data_type() == &DataType::Utf8 {
                 arrays.push(Arc::new(raw));
                 continue;
@@ -259,7 +270,11 @@ impl Pending {
         let mut batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| fatal(&e))?;
         if let Some(failed) = failed {
             for (row, reason) in &reasons {
-                out.bad_row(file, self.lines[*row], reason)?;
+                let fields: Vec<&str> = raws
+                    .iter()
+                    .map(|r| if r.is_null(*row) { "" } else { r.value(*row) })
+                    .collect();
+                out.bad_row(file, self.lines[*row], reason, &fields)?;
             }
             let keep = BooleanArray::new(!&failed, None);
             batch = filter_record_batch(&batch, &keep).map_err(|e| fatal(&e))?;

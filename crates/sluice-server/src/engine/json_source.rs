@@ -89,7 +89,16 @@ impl JsonReader {
         let mut bad = Vec::new();
         self.decode_range(pending, 0, rows, &mut good, &mut bad);
         for (row, reason) in &bad {
-            out.bad_row(file, pending.lines[*row], reason)?;
+            let (from, to) = (
+                pending.starts[*row],
+                pending
+                    .starts
+                    .get(row + 1)
+                    .copied()
+                    .unwrap_or(pending.bytes.len()),
+            );
+            let text = String::from_utf8_lossy(&pending.bytes[from..to]);
+            out.bad_row(file, pending.lines[*row], reason, &[text.trim_end()])?;
         }
         let batch = concat_batches(&self.schema, &good)
             .map_err(|e| ReadError::io(out.source(), file, e))?;

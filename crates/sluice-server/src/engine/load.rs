@@ -120,6 +120,7 @@ async fn register_source(
     ctx: &RunContext,
     session: &SessionContext,
     counters: &Arc<LiveCounters>,
+    rejects: &Arc<Mutex<Rejects>>,
 ) -> Result<Registered, EngineError> {
     let src = plan.source;
     if src.is_file() {
@@ -137,7 +138,8 @@ async fn register_source(
             header: src.header,
             columns: src.columns.clone(),
         };
-        let shared = Arc::new(RunShared::new(ctx, plan.options.stop_on_error));
+        let shared =
+            Arc::new(RunShared::new(ctx, plan.options.stop_on_error).with_rejects(rejects.clone()));
         let table = open_source(&fs, ctx, &shared).await?;
         session
             .register_table(TableReference::bare("source"), table)
@@ -308,10 +310,20 @@ pub async fn run_load(
     counters: &Arc<LiveCounters>,
 ) -> Result<LoadSummary, EngineError> {
     let session = session(ctx);
+    let rejects_path = plan
+        .rejects_path
+        .clone()
+        .unwrap_or_else(|| ctx.rejects_path.clone());
+    // Shared with the file readers, which send rows that do not parse here too.
+    let rejects = Arc::new(Mutex::new(Rejects::new(
+        rejects_path,
+        ctx.log.clone(),
+        plan.label.clone(),
+    )));
     let reg = tokio::select! {
         biased;
         _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
-        r = register_source(&plan, ctx, &session, counters) => r?,
+        r = register_source(&plan, ctx, &session, counters, &rejects) => r?,
     };
     let source_schema = session
         .table_provider(TableReference::bare("source"))
@@ -349,11 +361,6 @@ pub async fn run_load(
         .map_err(|e| EngineError::Definition(e.to_string()))?;
     let out_schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
 
-    let rejects_path = plan
-        .rejects_path
-        .clone()
-        .unwrap_or_else(|| ctx.rejects_path.clone());
-    let mut rejects = Rejects::new(rejects_path, ctx.log.clone(), label.clone());
     let mut summary = LoadSummary {
         high_water: reg.high_water,
         ..LoadSummary::default()
@@ -440,11 +447,14 @@ pub async fn run_load(
                 counters,
                 &plan.transform,
                 plan.options,
-                &mut rejects,
+                &rejects,
             )
             .await
         }
     };
+    let mut rejects = rejects
+        .lock()
+        .map_err(|_| EngineError::Data("reject file lock".into()))?;
     rejects.finish()?;
     summary.rejected = rejects.count();
     result.map(|()| summary)

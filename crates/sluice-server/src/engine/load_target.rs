@@ -13,8 +13,23 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+fn add(
+    r: &Mutex<Rejects>,
+    batch: Option<&RecordBatch>,
+    rejects: &[db::RowReject],
+) -> std::io::Result<()> {
+    match r.lock() {
+        Ok(mut r) => r.add(batch, rejects),
+        Err(_) => Ok(()),
+    }
+}
+
+fn count(r: &Mutex<Rejects>) -> u64 {
+    r.lock().map(|r| r.count()).unwrap_or(0)
+}
 
 /// Rows handed to a database writer at a time: large enough that a COPY or multi-row insert
 /// amortises its round trips, small enough to keep memory flat.
@@ -121,7 +136,7 @@ pub(super) async fn to_table(
     counters: &Arc<LiveCounters>,
     t: &Option<BatchTransform>,
     options: &LoadOptions,
-    rejects: &mut Rejects,
+    rejects: &Mutex<Rejects>,
 ) -> Result<(), EngineError> {
     let mut progress = Progress {
         counters,
@@ -147,7 +162,7 @@ pub(super) async fn to_table(
             };
             match applied {
                 Ok(a) => {
-                    rejects.add(None, &a.rejects)?;
+                    add(rejects, None, &a.rejects)?;
                     LiveCounters::add(&counters.target_rows_failed, a.rejects.len() as u64);
                     progress.committed(&a);
                     Ok(())
@@ -177,7 +192,7 @@ async fn load_rows(
     ctx: &RunContext,
     t: &Option<BatchTransform>,
     options: &LoadOptions,
-    rejects: &mut Rejects,
+    rejects: &Mutex<Rejects>,
     progress: &mut Progress<'_>,
 ) -> Result<(), EngineError> {
     let err = source_error(ctx);
@@ -209,24 +224,24 @@ async fn load_rows(
                 _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
                 r = writer.write(&batch) => r?,
             };
-            rejects.add(Some(&batch), &refused)?;
+            add(rejects, Some(&batch), &refused)?;
             LiveCounters::add(&progress.counters.target_rows_failed, refused.len() as u64);
             let ok = (batch.num_rows() - refused.len()) as u64;
             progress.wrote(ok);
             since_commit += batch.num_rows() as u64;
             if let Some(limit) = options.error_threshold
-                && rejects.count() > limit
+                && count(rejects) > limit
             {
                 return Err(EngineError::Data(format!(
                     "{} rows were rejected, more than the task's error threshold of {limit}",
-                    rejects.count()
+                    count(rejects)
                 )));
             }
             if let Some(every) = options.commit_every
                 && since_commit >= every.max(1)
             {
                 let a = writer.commit().await?;
-                rejects.add(None, &a.rejects)?;
+                add(rejects, None, &a.rejects)?;
                 LiveCounters::add(
                     &progress.counters.target_rows_failed,
                     a.rejects.len() as u64,

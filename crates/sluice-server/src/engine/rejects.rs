@@ -64,6 +64,29 @@ impl Rejects {
         Ok(())
     }
 
+    /// Records a source row that did not parse (already counted and logged by its reader): where
+    /// it is, and its raw fields.
+    pub fn add_source(
+        &mut self,
+        file: &std::path::Path,
+        line: u64,
+        reason: &str,
+        fields: &[&str],
+    ) -> std::io::Result<()> {
+        self.count += 1;
+        let row = serde_json::json!({
+            "file": file.display().to_string(),
+            "line": line,
+            "fields": fields,
+        });
+        let line = format!(
+            "{{\"reason\":{},\"row\":{}}}\n",
+            serde_json::Value::String(reason.to_string()),
+            row
+        );
+        self.writer()?.write_all(line.as_bytes())
+    }
+
     fn writer(&mut self) -> std::io::Result<&mut BufWriter<File>> {
         if self.file.is_none() {
             if let Some(dir) = self.path.parent() {

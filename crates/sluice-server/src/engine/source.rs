@@ -39,6 +39,8 @@ pub(crate) struct RunShared {
     bad_logged: AtomicU64,
     /// The first error a reader hit, in its own words (DataFusion would wrap it in its prefixes).
     fatal: Mutex<Option<String>>,
+    /// Where rows that do not parse go, for loads (mapping tasks only log them).
+    rejects: Option<Arc<Mutex<crate::engine::rejects::Rejects>>>,
 }
 
 impl RunShared {
@@ -51,7 +53,14 @@ impl RunShared {
             batch_size: ctx.batch_size.max(1),
             bad_logged: AtomicU64::new(0),
             fatal: Mutex::new(None),
+            rejects: None,
         }
+    }
+
+    /// Sends rows that do not parse to the run's reject file too.
+    pub fn with_rejects(mut self, r: Arc<Mutex<crate::engine::rejects::Rejects>>) -> RunShared {
+        self.rejects = Some(r);
+        self
     }
 
     /// How many failed rows were logged one by one.
@@ -127,7 +136,13 @@ impl Output {
 
     /// Records a row that failed to parse: counted, logged (up to the limit), skipped, or the end
     /// of the run when the task stops on the first error.
-    pub fn bad_row(&self, file: &Path, line: u64, reason: &str) -> Result<(), ReadError> {
+    pub fn bad_row(
+        &self,
+        file: &Path,
+        line: u64,
+        reason: &str,
+        fields: &[&str],
+    ) -> Result<(), ReadError> {
         let message = format!(
             "source `{}`: {} line {line}: {reason}",
             self.stats.name,
@@ -142,6 +157,12 @@ impl Output {
         }
         if !self.counting {
             return Ok(());
+        }
+        if let Some(r) = &self.shared.rejects
+            && let Ok(mut r) = r.lock()
+        {
+            r.add_source(file, line, reason, fields)
+                .map_err(|e| ReadError::Fatal(format!("writing the reject file: {e}")))?;
         }
         let logged = self.shared.bad_logged.fetch_add(1, Ordering::Relaxed);
         if logged < MAX_LOGGED_BAD_ROWS {

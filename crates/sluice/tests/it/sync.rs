@@ -455,3 +455,66 @@ async fn upsert_without_a_unique_index_matches_on_the_keys() {
     assert_eq!(rows, vec!["1x10", "1y5", "2x2", "3x3", "4x4"]);
     pg.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
 }
+
+#[tokio::test]
+async fn rows_that_do_not_parse_go_to_the_reject_file_with_their_fields() {
+    let Some(pg) = pg().await else { return };
+    let t = table_name("bad_csv");
+    pg.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {t}; CREATE TABLE {t} (id bigint PRIMARY KEY, name text);"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("people.csv");
+    std::fs::write(&csv, "id,name\n1,ann\ntwo,bob\n3,cy,extra\n4,dee\n").unwrap();
+    let task = |extra: &str| {
+        format!(
+            "type = \"DSS\"\n[source]\nformat = \"csv\"\npath = \"{}\"\ncolumns = [{{ name = \"id\", type = \"int64\" }}, {{ name = \"name\", type = \"text\" }}]\n[target]\nconnection = \"pg\"\ntable = \"{t}\"\n{extra}",
+            csv.display()
+        )
+    };
+    let (server, _defs) = server(&[
+        ("bad_csv", task("")),
+        ("bad_csv_strict", task("[options]\nerror_threshold = 1\n")),
+    ])
+    .await;
+    let run = server
+        .wait_end(
+            &server.start_run("sync/bad_csv_strict", json!({})).await,
+            60,
+        )
+        .await;
+    assert_eq!(
+        run["state"], "failed",
+        "two rejects pass a threshold of one: {run}"
+    );
+    assert_eq!(count(&pg, &t).await, 0);
+
+    let run = server
+        .wait_end(&server.start_run("sync/bad_csv", json!({})).await, 60)
+        .await;
+    assert_eq!(run["state"], "completed_with_errors", "{run}");
+    assert_eq!(run["counters"]["source_rows_failed"], 2, "{run}");
+    assert_eq!(count(&pg, &t).await, 2);
+    let rej = rejects(&server, &run);
+    assert_eq!(rej.len(), 2, "{rej:?}");
+    let two = rej
+        .iter()
+        .find(|r| r["row"]["line"] == 3)
+        .expect("line 3 rejected");
+    assert_eq!(two["row"]["fields"], json!(["two", "bob"]));
+    assert!(
+        two["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`two` is not a valid"),
+        "{two}"
+    );
+    let four = rej
+        .iter()
+        .find(|r| r["row"]["line"] == 4)
+        .expect("line 4 rejected");
+    assert_eq!(four["row"]["fields"], json!(["3", "cy", "extra"]));
+    pg.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+}
