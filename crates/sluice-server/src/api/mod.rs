@@ -6,6 +6,7 @@ mod connections;
 mod definitions;
 mod extract;
 mod health;
+mod iics;
 mod openapi;
 mod runs;
 mod tasks;
@@ -91,6 +92,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .merge(health::routes())
         .nest("/api/v1", v1)
+        .merge(iics::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

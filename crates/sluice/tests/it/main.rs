@@ -7,6 +7,7 @@ mod callbacks;
 mod cli;
 mod crash;
 mod examples_db;
+mod iics;
 mod mapping;
 mod masking;
 mod replicate;

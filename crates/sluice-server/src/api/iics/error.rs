@@ -1,0 +1,107 @@
+//! The two IICS error objects: v2 `{"@type":"error","code","description","statusCode"}` and v3
+//! `{"error":{"code","message","requestId","details"}}`, each with its HTTP status, and the one
+//! mapping from service errors to them.
+
+use crate::service::ServiceError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// A v2 error: answered as the v2 error object.
+#[derive(Debug)]
+pub struct V2Error {
+    pub status: StatusCode,
+    pub code: String,
+    pub description: String,
+}
+
+impl V2Error {
+    pub fn new(status: StatusCode, code: &str, description: impl Into<String>) -> V2Error {
+        V2Error {
+            status,
+            code: code.into(),
+            description: description.into(),
+        }
+    }
+
+    pub fn bad_request(description: impl Into<String>) -> V2Error {
+        V2Error::new(StatusCode::BAD_REQUEST, "CMN_400", description)
+    }
+
+    /// A missing, unknown or expired session: clients log in again on a 401.
+    pub fn session() -> V2Error {
+        V2Error::new(
+            StatusCode::UNAUTHORIZED,
+            "AUTH_01",
+            "Invalid session. Please login again.",
+        )
+    }
+
+    pub fn bad_login() -> V2Error {
+        V2Error::new(
+            StatusCode::FORBIDDEN,
+            "UI_10000",
+            "User name or password is not valid.",
+        )
+    }
+}
+
+impl From<ServiceError> for V2Error {
+    fn from(e: ServiceError) -> V2Error {
+        let (status, code) = status_and_code(&e);
+        V2Error::new(status, code, e.to_string())
+    }
+}
+
+impl IntoResponse for V2Error {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "@type": "error",
+            "code": self.code,
+            "description": self.description,
+            "statusCode": self.status.as_u16(),
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A v3 error: answered as the v3 error object.
+#[derive(Debug)]
+pub struct V3Error(pub V2Error);
+
+impl From<ServiceError> for V3Error {
+    fn from(e: ServiceError) -> V3Error {
+        V3Error(e.into())
+    }
+}
+
+impl IntoResponse for V3Error {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let body = json!({
+            "error": {
+                "code": e.code,
+                "message": e.description,
+                "requestId": uuid::Uuid::now_v7().simple().to_string(),
+                "details": null,
+            }
+        });
+        (e.status, Json(body)).into_response()
+    }
+}
+
+fn status_and_code(e: &ServiceError) -> (StatusCode, &'static str) {
+    match e {
+        ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "CMN_404"),
+        ServiceError::Invalid(_) | ServiceError::InvalidDefinition(_) => {
+            (StatusCode::BAD_REQUEST, "CMN_400")
+        }
+        ServiceError::Conflict(_) | ServiceError::TaskRunning(_) => {
+            (StatusCode::BAD_REQUEST, "CMN_409")
+        }
+        ServiceError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "AUTH_01"),
+        ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "CMN_403"),
+        ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CMN_500"),
+    }
+}
