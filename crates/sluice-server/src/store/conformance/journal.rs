@@ -1,7 +1,6 @@
-//! Conformance checks of run children and high-water marks (see `conformance::run_all`).
+//! Run children and high-water marks (what replication keeps besides runs).
 
-use super::Store;
-use super::conformance::sample_task;
+use super::{Store, sample_task};
 use crate::domain::{Counters, NewRun, RunChild, RunState, Trigger};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -10,7 +9,7 @@ fn at(micros: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros)
 }
 
-pub async fn children_and_watermarks(store: &dyn Store, org: Uuid) {
+pub(super) async fn children_and_watermarks(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "journal", "replicate", true);
     store.create_task(&t).await.unwrap();
     let new = || NewRun {
