@@ -226,6 +226,9 @@ pub trait Store: Send + Sync + 'static {
         value: &str,
         run_id: Uuid,
     ) -> Result<()>;
+    /// Forgets every high-water mark of a task, so its next incremental run starts from the
+    /// beginning (a full reload resets them). Answers how many there were.
+    async fn clear_watermarks(&self, task_id: Uuid) -> Result<u64>;
 
     // --- callbacks ------------------------------------------------------------------------
     /// Callbacks due at `now`, oldest first.

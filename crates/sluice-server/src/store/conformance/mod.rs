@@ -3,12 +3,13 @@
 //! per area; the checks run in order and each leaves nothing queued for the next.
 
 mod callbacks;
+mod children;
 mod identity;
-mod journal;
 mod logs;
 mod runs;
 mod stops;
 mod tasks;
+mod watermarks;
 
 use super::*;
 use crate::domain::task::Origin;
@@ -30,7 +31,8 @@ pub async fn run_all(store: &dyn Store) {
     stops::leases(store, org.id).await;
     logs::logs(store, org.id).await;
     callbacks::callbacks(store, org.id).await;
-    journal::children_and_watermarks(store, org.id).await;
+    children::children(store, org.id).await;
+    watermarks::watermarks(store, org.id).await;
     identity::org_isolation(store).await;
 }
 

@@ -259,6 +259,10 @@ impl Store for SqliteStore {
         watermarks::set_watermark(self, task_id, object, value, run_id).await
     }
 
+    async fn clear_watermarks(&self, task_id: Uuid) -> Result<u64> {
+        watermarks::clear_watermarks(self, task_id).await
+    }
+
     // --- logs ---------------------------------------------------------------------------------
     async fn append_log(&self, run_id: Uuid, lines: &[NewLogLine]) -> Result<()> {
         logs::append_log(self, run_id, lines).await

@@ -38,3 +38,11 @@ pub(super) async fn set_watermark(
     .await?;
     Ok(())
 }
+
+pub(super) async fn clear_watermarks(s: &SqliteStore, task_id: Uuid) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM watermarks WHERE task_id = ?")
+        .bind(task_id.to_string())
+        .execute(&s.write)
+        .await?;
+    Ok(done.rows_affected())
+}
