@@ -258,8 +258,9 @@ pub struct RunView {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
-    /// The run's parts (a replication's tables), in order. Filled when one run is read; run lists
-    /// leave it empty to stay cheap.
+    /// The run's parts (a replication's tables), in order; empty for runs without parts. Filled in
+    /// answers about one run (read, start, stop, wait, the native callback body); run lists leave
+    /// it empty to stay cheap.
     #[serde(default)]
     pub children: Vec<RunChildView>,
 }

@@ -38,3 +38,23 @@ impl Modify for BearerAuth {
 pub fn routes() -> Router<App> {
     Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_view_schema_includes_its_children() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert!(
+            schemas["RunView"]["properties"]["children"].is_object(),
+            "{}",
+            schemas["RunView"]
+        );
+        assert!(
+            schemas["RunChildView"]["properties"]["counters"].is_object(),
+            "the child's schema is in the document"
+        );
+    }
+}

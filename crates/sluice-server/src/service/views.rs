@@ -1,8 +1,8 @@
 //! Domain objects as the native API shows them (also the body of native callbacks).
 
 use super::App;
-use crate::domain::{Connection, Counters, LogLine, Origin, Run, Task};
-use sluice_types::{ConnectionView, CountersView, LogLineView, RunView, TaskView};
+use crate::domain::{Connection, Counters, LogLine, Origin, Run, RunChild, Task};
+use sluice_types::{ConnectionView, CountersView, LogLineView, RunChildView, RunView, TaskView};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -87,6 +87,17 @@ pub fn run_view(r: &Run, task: Option<(&str, &str)>) -> RunView {
     }
 }
 
+pub fn run_child_view(c: &RunChild) -> RunChildView {
+    RunChildView {
+        name: c.name.clone(),
+        state: c.state.as_str().into(),
+        started_at: c.started_at,
+        ended_at: c.ended_at,
+        counters: counters_view(&c.counters),
+        error: c.error.clone(),
+    }
+}
+
 pub fn log_line_view(l: &LogLine) -> LogLineView {
     LogLineView {
         seq: l.seq,
@@ -125,18 +136,9 @@ impl App {
             .pop()
             .expect("one view per run");
         // Children are extra detail: a failure to read them leaves the view without them.
-        if let Ok(children) = self.store.list_run_children(run.id).await {
-            view.children = children
-                .iter()
-                .map(|c| sluice_types::RunChildView {
-                    name: c.name.clone(),
-                    state: c.state.as_str().into(),
-                    started_at: c.started_at,
-                    ended_at: c.ended_at,
-                    counters: counters_view(&c.counters),
-                    error: c.error.clone(),
-                })
-                .collect();
+        match self.store.list_run_children(run.id).await {
+            Ok(children) => view.children = children.iter().map(run_child_view).collect(),
+            Err(e) => tracing::warn!(run = %run.id, error = %e, "reading the run's children"),
         }
         view
     }

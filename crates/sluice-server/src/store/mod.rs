@@ -6,10 +6,7 @@
 //! writing a run's end together with its callback in one transaction.
 
 pub mod conformance;
-mod conformance_journal;
 mod sqlite;
-mod sqlite_journal;
-mod sqlite_rows;
 
 pub use sqlite::SqliteStore;
 
@@ -203,12 +200,22 @@ pub trait Store: Send + Sync + 'static {
 
     // --- logs -----------------------------------------------------------------------------
     async fn append_log(&self, run_id: Uuid, lines: &[NewLogLine]) -> Result<()>;
+    /// Lines after `after_seq` at `min_level` or above, oldest first.
+    async fn read_log(
+        &self,
+        run_id: Uuid,
+        after_seq: i64,
+        min_level: LogLevel,
+        limit: i64,
+    ) -> Result<Vec<LogLine>>;
 
-    // --- children and high-water marks (replication) ---
+    // --- children -------------------------------------------------------------------------
     /// Inserts or replaces a run's child by its `seq`.
     async fn put_run_child(&self, child: &RunChild) -> Result<()>;
     /// A run's children in `seq` order.
     async fn list_run_children(&self, run_id: Uuid) -> Result<Vec<RunChild>>;
+
+    // --- high-water marks -----------------------------------------------------------------
     /// The high-water mark kept for `object` of a task.
     async fn get_watermark(&self, task_id: Uuid, object: &str) -> Result<Option<String>>;
     /// Keeps a high-water mark (replacing the previous one), noting the run that set it.
@@ -219,14 +226,9 @@ pub trait Store: Send + Sync + 'static {
         value: &str,
         run_id: Uuid,
     ) -> Result<()>;
-    /// Lines after `after_seq` at `min_level` or above, oldest first.
-    async fn read_log(
-        &self,
-        run_id: Uuid,
-        after_seq: i64,
-        min_level: LogLevel,
-        limit: i64,
-    ) -> Result<Vec<LogLine>>;
+    /// Forgets every high-water mark of a task, so its next incremental run starts from the
+    /// beginning (a full reload resets them). Answers how many there were.
+    async fn clear_watermarks(&self, task_id: Uuid) -> Result<u64>;
 
     // --- callbacks ------------------------------------------------------------------------
     /// Callbacks due at `now`, oldest first.

@@ -1,0 +1,209 @@
+//! The run lifecycle: numbering, claims, heartbeats, ends, listing; parallel runs and external
+//! ids.
+
+use super::*;
+use crate::domain::Outcome;
+
+pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
+    let t = sample_task(org, "life", "t", true);
+    store.create_task(&t).await.unwrap();
+    let r1 = store.create_run(&t, new_run("alice")).await.unwrap();
+    let r2 = store.create_run(&t, new_run("alice")).await.unwrap();
+    assert_eq!(
+        (r1.run_number, r2.run_number),
+        (1, 2),
+        "numbered per task from 1"
+    );
+    assert_eq!(r1.state, RunState::Queued);
+
+    let lease = Duration::from_secs(30);
+    let c1 = store
+        .claim_run("n1", lease)
+        .await
+        .unwrap()
+        .expect("claims the oldest");
+    assert_eq!(c1.id, r1.id);
+    assert_eq!(c1.state, RunState::Starting);
+    assert_eq!(c1.lease_owner.as_deref(), Some("n1"));
+    let c2 = store.claim_run("n2", lease).await.unwrap().unwrap();
+    assert_eq!(c2.id, r2.id);
+    assert!(
+        store.claim_run("n1", lease).await.unwrap().is_none(),
+        "nothing left"
+    );
+
+    assert!(matches!(
+        store.begin_run(r1.id, "n2").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let running = store.begin_run(r1.id, "n1").await.unwrap();
+    assert_eq!(running.state, RunState::Running);
+    let counters = Counters {
+        source_rows_read: 5,
+        ..Default::default()
+    };
+    let hb = store.heartbeat(r1.id, "n1", lease, counters).await.unwrap();
+    assert_eq!(
+        hb,
+        Heartbeat {
+            held: true,
+            stop: None
+        }
+    );
+    let seen = store.get_run(org, r1.id).await.unwrap().unwrap();
+    assert_eq!(
+        seen.counters.source_rows_read, 5,
+        "heartbeats save counters"
+    );
+    assert!(
+        !store
+            .heartbeat(r1.id, "n2", lease, counters)
+            .await
+            .unwrap()
+            .held
+    );
+
+    let done = store
+        .finish_run(
+            r1.id,
+            "n1",
+            end(RunEvent::Finish(Outcome::CompletedWithErrors)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.state, RunState::CompletedWithErrors);
+    assert_eq!(done.counters.target_rows_written, 9);
+    assert!(done.ended_at.is_some() && done.lease_owner.is_none());
+    assert!(
+        store
+            .finish_run(r1.id, "n1", end(RunEvent::Finish(Outcome::Completed)))
+            .await
+            .is_err(),
+        "an ended run cannot end again"
+    );
+    assert!(
+        !store
+            .heartbeat(r1.id, "n1", lease, counters)
+            .await
+            .unwrap()
+            .held
+    );
+    // Starting straight to failed.
+    let failed = store
+        .finish_run(
+            r2.id,
+            "n2",
+            RunEnd {
+                event: RunEvent::Fail,
+                error: Some("boom".into()),
+                counters: Counters::default(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (failed.state, failed.error.as_deref()),
+        (RunState::Failed, Some("boom"))
+    );
+    let listed = store
+        .list_runs(
+            org,
+            &RunFilter {
+                task_id: Some(t.id),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![r2.id, r1.id],
+        "newest first"
+    );
+    let page = store
+        .list_runs(
+            org,
+            &RunFilter {
+                task_id: Some(t.id),
+                before: Some(r2.id),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    let by_state = store
+        .list_runs(
+            org,
+            &RunFilter {
+                task_id: Some(t.id),
+                states: vec![RunState::Failed],
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_state.len(), 1);
+    assert_eq!(
+        store.get_run_by_number(t.id, 2).await.unwrap().unwrap().id,
+        r2.id
+    );
+    assert!(
+        matches!(store.delete_task(org, t.id).await, Ok(())),
+        "ended runs do not block deletion"
+    );
+    assert!(
+        store.get_run(org, r1.id).await.unwrap().is_some(),
+        "history outlives the task"
+    );
+}
+
+pub(super) async fn parallel_and_external_ids(store: &dyn Store, org: Uuid) {
+    let t = sample_task(org, "par", "single", false);
+    store.create_task(&t).await.unwrap();
+    let r = store.create_run(&t, new_run("a")).await.unwrap();
+    let refused = store.create_run(&t, new_run("a")).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(ref m)) if m.contains("parallel")));
+    store
+        .claim_run("n", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish_run(r.id, "n", end(RunEvent::Finish(Outcome::Completed)))
+        .await
+        .unwrap();
+    let next = store.create_run(&t, new_run("a")).await.unwrap();
+    assert_eq!(next.run_number, 2, "a refused start does not use a number");
+
+    let ext = NewRun {
+        external_id: Some("ext-1".into()),
+        ..new_run("a")
+    };
+    let t2 = sample_task(org, "par", "multi", true);
+    store.create_task(&t2).await.unwrap();
+    let with_ext = store.create_run(&t2, ext.clone()).await.unwrap();
+    assert!(matches!(
+        store.create_run(&t2, ext).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .get_run_by_external_id(org, "ext-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        with_ext.id
+    );
+    // Leave nothing queued for the checks that follow.
+    for id in [next.id, with_ext.id] {
+        store
+            .request_stop(org, id, StopMode::Graceful, "cleanup")
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,297 @@
+//! The embedded store on SQLite (WAL). All writes go through one connection, so transactions never
+//! race each other for the write lock; reads use a small pool of their own.
+//!
+//! This module opens the database and routes each [`Store`] method to the module of its resource,
+//! where the queries live.
+
+mod callbacks;
+mod children;
+mod identity;
+mod logs;
+mod rows;
+mod runs;
+mod tasks;
+mod watermarks;
+
+use super::*;
+use rows::is_unique_violation;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::str::FromStr;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+const CLAIMED: &str = "('starting', 'running', 'stopping')";
+const ACTIVE: &str = "('queued', 'starting', 'running', 'stopping')";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL is durable across a process crash (kill -9); only an OS crash or
+            // power loss can lose the last commits. See ARCHITECTURE.md.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .foreign_keys(true);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { write, read })
+    }
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("domain types serialize")
+}
+
+fn conflict_on_unique(e: sqlx::Error, msg: impl FnOnce() -> String) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict(msg())
+    } else {
+        StoreError::Backend(e)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    // --- identity -----------------------------------------------------------------------------
+    async fn ensure_org(&self, id: Uuid, name: &str) -> Result<Org> {
+        identity::ensure_org(self, id, name).await
+    }
+
+    async fn create_org(&self, name: &str) -> Result<Org> {
+        identity::create_org(self, name).await
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Org>> {
+        identity::list_orgs(self).await
+    }
+
+    async fn create_user(
+        &self,
+        org_id: Uuid,
+        username: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<User> {
+        identity::create_user(self, org_id, username, password_hash, is_admin).await
+    }
+
+    async fn set_password(&self, user_id: Uuid, password_hash: &str) -> Result<()> {
+        identity::set_password(self, user_id, password_hash).await
+    }
+
+    async fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>> {
+        identity::user_credentials(self, username).await
+    }
+
+    async fn list_users(&self, org_id: Uuid) -> Result<Vec<User>> {
+        identity::list_users(self, org_id).await
+    }
+
+    async fn create_token(
+        &self,
+        user_id: Uuid,
+        token_hash: &str,
+        name: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        identity::create_token(self, user_id, token_hash, name, expires_at).await
+    }
+
+    async fn user_for_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>> {
+        identity::user_for_token(self, token_hash, now).await
+    }
+
+    // --- tasks --------------------------------------------------------------------------------
+    async fn create_task(&self, t: &Task) -> Result<()> {
+        tasks::create_task(self, t).await
+    }
+
+    async fn update_task(&self, t: &Task) -> Result<()> {
+        tasks::update_task(self, t).await
+    }
+
+    async fn delete_task(&self, org_id: Uuid, id: Uuid) -> Result<()> {
+        tasks::delete_task(self, org_id, id).await
+    }
+
+    async fn get_task(&self, org_id: Uuid, id: Uuid) -> Result<Option<Task>> {
+        tasks::get_task(self, org_id, id).await
+    }
+
+    async fn get_task_by_short_id(&self, org_id: Uuid, short_id: &str) -> Result<Option<Task>> {
+        tasks::get_task_by_short_id(self, org_id, short_id).await
+    }
+
+    async fn get_task_by_path(
+        &self,
+        org_id: Uuid,
+        folder: &str,
+        name: &str,
+    ) -> Result<Option<Task>> {
+        tasks::get_task_by_path(self, org_id, folder, name).await
+    }
+
+    async fn list_tasks(&self, org_id: Uuid, f: &TaskFilter) -> Result<Vec<Task>> {
+        tasks::list_tasks(self, org_id, f).await
+    }
+
+    async fn create_connection(&self, c: &Connection) -> Result<()> {
+        tasks::create_connection(self, c).await
+    }
+
+    async fn update_connection(&self, c: &Connection) -> Result<()> {
+        tasks::update_connection(self, c).await
+    }
+
+    async fn delete_connection(&self, org_id: Uuid, id: Uuid) -> Result<()> {
+        tasks::delete_connection(self, org_id, id).await
+    }
+
+    async fn get_connection(&self, org_id: Uuid, id: Uuid) -> Result<Option<Connection>> {
+        tasks::get_connection(self, org_id, id).await
+    }
+
+    async fn get_connection_by_name(&self, org_id: Uuid, name: &str) -> Result<Option<Connection>> {
+        tasks::get_connection_by_name(self, org_id, name).await
+    }
+
+    async fn list_connections(&self, org_id: Uuid) -> Result<Vec<Connection>> {
+        tasks::list_connections(self, org_id).await
+    }
+
+    // --- runs ---------------------------------------------------------------------------------
+    async fn create_run(&self, task: &Task, new: NewRun) -> Result<Run> {
+        runs::create_run(self, task, new).await
+    }
+
+    async fn get_run(&self, org_id: Uuid, id: Uuid) -> Result<Option<Run>> {
+        runs::get_run(self, org_id, id).await
+    }
+
+    async fn get_run_any_org(&self, id: Uuid) -> Result<Option<Run>> {
+        runs::get_run_any_org(self, id).await
+    }
+
+    async fn get_run_by_external_id(&self, org_id: Uuid, external_id: &str) -> Result<Option<Run>> {
+        runs::get_run_by_external_id(self, org_id, external_id).await
+    }
+
+    async fn get_run_by_number(&self, task_id: Uuid, run_number: i64) -> Result<Option<Run>> {
+        runs::get_run_by_number(self, task_id, run_number).await
+    }
+
+    async fn list_runs(&self, org_id: Uuid, f: &RunFilter) -> Result<Vec<Run>> {
+        runs::list_runs(self, org_id, f).await
+    }
+
+    async fn claim_run(&self, node: &str, lease: Duration) -> Result<Option<Run>> {
+        runs::claim_run(self, node, lease).await
+    }
+
+    async fn begin_run(&self, id: Uuid, node: &str) -> Result<Run> {
+        runs::begin_run(self, id, node).await
+    }
+
+    async fn heartbeat(
+        &self,
+        id: Uuid,
+        node: &str,
+        lease: Duration,
+        c: Counters,
+    ) -> Result<Heartbeat> {
+        runs::heartbeat(self, id, node, lease, c).await
+    }
+
+    async fn request_stop(&self, org_id: Uuid, id: Uuid, mode: StopMode, by: &str) -> Result<Run> {
+        runs::request_stop(self, org_id, id, mode, by).await
+    }
+
+    async fn finish_run(&self, id: Uuid, node: &str, end: RunEnd) -> Result<Run> {
+        runs::finish_run(self, id, node, end).await
+    }
+
+    async fn resolve_lost_runs(
+        &self,
+        now: DateTime<Utc>,
+        node: Option<&str>,
+        reason: &str,
+    ) -> Result<Vec<Run>> {
+        runs::resolve_lost_runs(self, now, node, reason).await
+    }
+
+    // --- children -----------------------------------------------------------------------------
+    async fn put_run_child(&self, child: &RunChild) -> Result<()> {
+        children::put_run_child(self, child).await
+    }
+
+    async fn list_run_children(&self, run_id: Uuid) -> Result<Vec<RunChild>> {
+        children::list_run_children(self, run_id).await
+    }
+
+    // --- watermarks ---------------------------------------------------------------------------
+    async fn get_watermark(&self, task_id: Uuid, object: &str) -> Result<Option<String>> {
+        watermarks::get_watermark(self, task_id, object).await
+    }
+
+    async fn set_watermark(
+        &self,
+        task_id: Uuid,
+        object: &str,
+        value: &str,
+        run_id: Uuid,
+    ) -> Result<()> {
+        watermarks::set_watermark(self, task_id, object, value, run_id).await
+    }
+
+    async fn clear_watermarks(&self, task_id: Uuid) -> Result<u64> {
+        watermarks::clear_watermarks(self, task_id).await
+    }
+
+    // --- logs ---------------------------------------------------------------------------------
+    async fn append_log(&self, run_id: Uuid, lines: &[NewLogLine]) -> Result<()> {
+        logs::append_log(self, run_id, lines).await
+    }
+
+    async fn read_log(
+        &self,
+        run_id: Uuid,
+        after_seq: i64,
+        min_level: LogLevel,
+        limit: i64,
+    ) -> Result<Vec<LogLine>> {
+        logs::read_log(self, run_id, after_seq, min_level, limit).await
+    }
+
+    // --- callbacks ----------------------------------------------------------------------------
+    async fn due_callbacks(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Callback>> {
+        callbacks::due_callbacks(self, now, limit).await
+    }
+
+    async fn next_callback_due(&self) -> Result<Option<DateTime<Utc>>> {
+        callbacks::next_callback_due(self).await
+    }
+
+    async fn record_delivery(&self, id: Uuid, delivery: Delivery) -> Result<()> {
+        callbacks::record_delivery(self, id, delivery).await
+    }
+
+    async fn run_callbacks(&self, run_id: Uuid) -> Result<Vec<(Callback, String, Option<String>)>> {
+        callbacks::run_callbacks(self, run_id).await
+    }
+}

@@ -1,0 +1,247 @@
+//! Tasks and connections: definitions, looked up by id, short id, path or name.
+
+use super::rows::{self, micros};
+use super::*;
+
+async fn one_task(s: &SqliteStore, sql: &str, binds: &[&str]) -> Result<Option<Task>> {
+    let mut q = sqlx::query(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    q.fetch_optional(&s.read)
+        .await?
+        .map(|r| rows::task(&r))
+        .transpose()
+}
+
+pub(super) async fn create_task(s: &SqliteStore, t: &Task) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tasks (id, org_id, short_id, folder, name, task_type, description,
+            allow_parallel, parameters, definition, origin, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(t.id.to_string())
+    .bind(t.org_id.to_string())
+    .bind(t.short_id())
+    .bind(&t.folder)
+    .bind(&t.name)
+    .bind(t.task_type.code())
+    .bind(&t.description)
+    .bind(t.allow_parallel)
+    .bind(json_text(&t.parameters))
+    .bind(json_text(&t.definition))
+    .bind(json_text(&t.origin))
+    .bind(micros(t.created_at))
+    .bind(micros(t.updated_at))
+    .execute(&s.write)
+    .await
+    .map_err(|e| {
+        conflict_on_unique(e, || {
+            format!("a task named `{}` exists in folder `{}`", t.name, t.folder)
+        })
+    })?;
+    Ok(())
+}
+
+pub(super) async fn update_task(s: &SqliteStore, t: &Task) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE tasks SET folder = ?, name = ?, task_type = ?, description = ?,
+            allow_parallel = ?, parameters = ?, definition = ?, origin = ?, updated_at = ?
+         WHERE id = ? AND org_id = ?",
+    )
+    .bind(&t.folder)
+    .bind(&t.name)
+    .bind(t.task_type.code())
+    .bind(&t.description)
+    .bind(t.allow_parallel)
+    .bind(json_text(&t.parameters))
+    .bind(json_text(&t.definition))
+    .bind(json_text(&t.origin))
+    .bind(micros(t.updated_at))
+    .bind(t.id.to_string())
+    .bind(t.org_id.to_string())
+    .execute(&s.write)
+    .await
+    .map_err(|e| {
+        conflict_on_unique(e, || {
+            format!("a task named `{}` exists in folder `{}`", t.name, t.folder)
+        })
+    })?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("task {}", t.id)));
+    }
+    Ok(())
+}
+
+pub(super) async fn delete_task(s: &SqliteStore, org_id: Uuid, id: Uuid) -> Result<()> {
+    let mut tx = s.write.begin().await?;
+    let active: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM runs WHERE task_id = ? AND state IN {ACTIVE}"
+    ))
+    .bind(id.to_string())
+    .fetch_one(&mut *tx)
+    .await?;
+    if active > 0 {
+        return Err(StoreError::Conflict(
+            "the task has active runs; stop them before deleting it".into(),
+        ));
+    }
+    let done = sqlx::query("DELETE FROM tasks WHERE id = ? AND org_id = ?")
+        .bind(id.to_string())
+        .bind(org_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("task {id}")));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn get_task(s: &SqliteStore, org_id: Uuid, id: Uuid) -> Result<Option<Task>> {
+    one_task(
+        s,
+        "SELECT * FROM tasks WHERE id = ? AND org_id = ?",
+        &[&id.to_string(), &org_id.to_string()],
+    )
+    .await
+}
+
+pub(super) async fn get_task_by_short_id(
+    s: &SqliteStore,
+    org_id: Uuid,
+    short_id: &str,
+) -> Result<Option<Task>> {
+    one_task(
+        s,
+        "SELECT * FROM tasks WHERE short_id = ? AND org_id = ?",
+        &[short_id, &org_id.to_string()],
+    )
+    .await
+}
+
+pub(super) async fn get_task_by_path(
+    s: &SqliteStore,
+    org_id: Uuid,
+    folder: &str,
+    name: &str,
+) -> Result<Option<Task>> {
+    one_task(
+        s,
+        "SELECT * FROM tasks WHERE org_id = ? AND folder = ? AND name = ?",
+        &[&org_id.to_string(), folder, name],
+    )
+    .await
+}
+
+pub(super) async fn list_tasks(s: &SqliteStore, org_id: Uuid, f: &TaskFilter) -> Result<Vec<Task>> {
+    sqlx::query(
+        "SELECT * FROM tasks WHERE org_id = ?
+           AND (?2 IS NULL OR folder = ?2) AND (?3 IS NULL OR name = ?3)
+           AND (?4 IS NULL OR task_type = ?4)
+         ORDER BY folder, name",
+    )
+    .bind(org_id.to_string())
+    .bind(&f.folder)
+    .bind(&f.name)
+    .bind(f.task_type.map(|t| t.code()))
+    .fetch_all(&s.read)
+    .await?
+    .iter()
+    .map(rows::task)
+    .collect()
+}
+
+pub(super) async fn create_connection(s: &SqliteStore, c: &Connection) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO connections (id, org_id, name, conn_type, description, config, origin,
+            created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(c.id.to_string())
+    .bind(c.org_id.to_string())
+    .bind(&c.name)
+    .bind(c.conn_type.as_str())
+    .bind(&c.description)
+    .bind(json_text(&c.config))
+    .bind(json_text(&c.origin))
+    .bind(micros(c.created_at))
+    .bind(micros(c.updated_at))
+    .execute(&s.write)
+    .await
+    .map_err(|e| conflict_on_unique(e, || format!("a connection named `{}` exists", c.name)))?;
+    Ok(())
+}
+
+pub(super) async fn update_connection(s: &SqliteStore, c: &Connection) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE connections SET name = ?, conn_type = ?, description = ?, config = ?,
+            origin = ?, updated_at = ?
+         WHERE id = ? AND org_id = ?",
+    )
+    .bind(&c.name)
+    .bind(c.conn_type.as_str())
+    .bind(&c.description)
+    .bind(json_text(&c.config))
+    .bind(json_text(&c.origin))
+    .bind(micros(c.updated_at))
+    .bind(c.id.to_string())
+    .bind(c.org_id.to_string())
+    .execute(&s.write)
+    .await
+    .map_err(|e| conflict_on_unique(e, || format!("a connection named `{}` exists", c.name)))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("connection {}", c.id)));
+    }
+    Ok(())
+}
+
+pub(super) async fn delete_connection(s: &SqliteStore, org_id: Uuid, id: Uuid) -> Result<()> {
+    let done = sqlx::query("DELETE FROM connections WHERE id = ? AND org_id = ?")
+        .bind(id.to_string())
+        .bind(org_id.to_string())
+        .execute(&s.write)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("connection {id}")));
+    }
+    Ok(())
+}
+
+pub(super) async fn get_connection(
+    s: &SqliteStore,
+    org_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Connection>> {
+    sqlx::query("SELECT * FROM connections WHERE id = ? AND org_id = ?")
+        .bind(id.to_string())
+        .bind(org_id.to_string())
+        .fetch_optional(&s.read)
+        .await?
+        .map(|r| rows::connection(&r))
+        .transpose()
+}
+
+pub(super) async fn get_connection_by_name(
+    s: &SqliteStore,
+    org_id: Uuid,
+    name: &str,
+) -> Result<Option<Connection>> {
+    sqlx::query("SELECT * FROM connections WHERE name = ? AND org_id = ?")
+        .bind(name)
+        .bind(org_id.to_string())
+        .fetch_optional(&s.read)
+        .await?
+        .map(|r| rows::connection(&r))
+        .transpose()
+}
+
+pub(super) async fn list_connections(s: &SqliteStore, org_id: Uuid) -> Result<Vec<Connection>> {
+    sqlx::query("SELECT * FROM connections WHERE org_id = ? ORDER BY name")
+        .bind(org_id.to_string())
+        .fetch_all(&s.read)
+        .await?
+        .iter()
+        .map(rows::connection)
+        .collect()
+}
