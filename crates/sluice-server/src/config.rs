@@ -23,6 +23,30 @@ pub struct Config {
     /// Hours a login token stays valid.
     pub session_hours: u64,
     pub worker: WorkerConfig,
+    pub iics: IicsConfig,
+}
+
+/// The Informatica Cloud compatibility surface.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IicsConfig {
+    /// An IICS session ends after this many minutes without use (IICS: 30).
+    pub session_idle_minutes: u64,
+    /// The URL clients reach this server at (`https://etl.example.com`), for `serverUrl` and
+    /// `baseApiUrl`; unset = the scheme and Host of each request.
+    pub public_url: Option<String>,
+    /// Where `parameterFileName` files are looked up (with `parameterFileDir` under it);
+    /// `<data_dir>/parameters` when unset.
+    pub parameter_dir: Option<PathBuf>,
+}
+
+impl Default for IicsConfig {
+    fn default() -> Self {
+        IicsConfig {
+            session_idle_minutes: 30,
+            public_url: None,
+            parameter_dir: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +76,7 @@ impl Default for Config {
             admin_password: None,
             session_hours: 24,
             worker: WorkerConfig::default(),
+            iics: IicsConfig::default(),
         }
     }
 }

@@ -61,7 +61,7 @@ pub async fn create_token(
     Auth(who): Auth,
     ApiJson(req): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<LoginResponse>)> {
-    let token = app.issue_token(&who.user, &req.name, None).await?;
+    let token = app.issue_token(&who.user, &req.name, None, None).await?;
     Ok((
         StatusCode::CREATED,
         Json(LoginResponse {

@@ -6,7 +6,7 @@ mod connections;
 mod definitions;
 mod extract;
 mod health;
-mod iics;
+pub mod iics;
 mod openapi;
 mod runs;
 mod tasks;

@@ -109,6 +109,7 @@ pub async fn list(
                 states,
                 before: q.before,
                 limit,
+                offset: 0,
             },
         )
         .await?;

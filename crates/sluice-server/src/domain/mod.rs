@@ -5,6 +5,7 @@ pub mod connection;
 pub mod identity;
 pub mod ids;
 pub mod load;
+pub mod param_file;
 pub mod params;
 pub mod run;
 pub mod task;

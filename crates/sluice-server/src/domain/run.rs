@@ -211,6 +211,10 @@ pub enum Trigger {
     Cli,
     Schedule,
     Taskflow,
+    /// The IICS job API: its callbacks carry the IICS `callbackUrlResponse` body.
+    Iics,
+    /// The Starfish API.
+    Starfish,
 }
 
 impl Trigger {
@@ -220,6 +224,8 @@ impl Trigger {
             Trigger::Cli => "cli",
             Trigger::Schedule => "schedule",
             Trigger::Taskflow => "taskflow",
+            Trigger::Iics => "iics",
+            Trigger::Starfish => "starfish",
         }
     }
 }
@@ -232,6 +238,8 @@ impl FromStr for Trigger {
             "cli" => Ok(Trigger::Cli),
             "schedule" => Ok(Trigger::Schedule),
             "taskflow" => Ok(Trigger::Taskflow),
+            "iics" => Ok(Trigger::Iics),
+            "starfish" => Ok(Trigger::Starfish),
             _ => Err(format!("unknown trigger `{s}`")),
         }
     }

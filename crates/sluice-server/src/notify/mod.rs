@@ -176,6 +176,11 @@ impl App {
             .get_run_any_org(cb.run_id)
             .await?
             .ok_or_else(|| crate::service::ServiceError::NotFound(format!("run {}", cb.run_id)))?;
+        // Each API's runs call back in that API's shape; the native one is the run view.
+        if run.trigger == crate::domain::Trigger::Iics {
+            let task = self.store.get_task(run.org_id, run.task_id).await?;
+            return Ok(crate::api::iics::callback_body(&run, task.as_ref()));
+        }
         Ok(serde_json::to_value(self.run_view(&run).await).unwrap_or_default())
     }
 }

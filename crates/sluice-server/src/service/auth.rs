@@ -2,6 +2,7 @@
 
 use super::{App, Result, ServiceError};
 use crate::domain::User;
+use crate::store::NewToken;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{Duration, Utc};
@@ -9,6 +10,24 @@ use rand::distributions::Alphanumeric;
 use rand::{Rng, rngs::OsRng};
 use sha2::{Digest, Sha256};
 use std::path::Path;
+
+/// The kinds of login session: each API's sessions live by its own rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// `/api/v1/auth/login`: valid for `session_hours`.
+    Native,
+    /// IICS v2/v3 login: ends after `iics.session_idle_minutes` without use.
+    Iics,
+}
+
+impl SessionKind {
+    fn token_name(self) -> &'static str {
+        match self {
+            SessionKind::Native => "session",
+            SessionKind::Iics => "iics-session",
+        }
+    }
+}
 
 /// Who is calling: a user of an org.
 #[derive(Debug, Clone)]
@@ -99,9 +118,40 @@ impl App {
         Ok(())
     }
 
-    /// Checks a user name and password; answers a new session token valid for
+    /// Checks a user name and password; answers a new native session token valid for
     /// `session_hours`.
     pub async fn login(&self, username: &str, password: &str) -> Result<(String, Principal)> {
+        self.login_as(username, password, SessionKind::Native).await
+    }
+
+    /// Checks a user name and password; answers a new session of `kind`.
+    pub async fn login_as(
+        &self,
+        username: &str,
+        password: &str,
+        kind: SessionKind,
+    ) -> Result<(String, Principal)> {
+        let user = self.check_password(username, password).await?;
+        let token = match kind {
+            SessionKind::Native => {
+                let expires = Utc::now() + Duration::hours(self.config.session_hours as i64);
+                self.issue_token(&user, kind.token_name(), Some(expires), None)
+                    .await?
+            }
+            SessionKind::Iics => {
+                let idle = std::time::Duration::from_secs(
+                    self.config.iics.session_idle_minutes.max(1) * 60,
+                );
+                self.issue_token(&user, kind.token_name(), None, Some(idle))
+                    .await?
+            }
+        };
+        let principal = self.principal(user).await?;
+        Ok((token, principal))
+    }
+
+    /// The user with this name and password.
+    async fn check_password(&self, username: &str, password: &str) -> Result<User> {
         let bad = || ServiceError::Unauthorized("user name or password is not valid".into());
         let (user, hash) = self
             .store
@@ -116,36 +166,66 @@ impl App {
         if !ok {
             return Err(bad());
         }
-        let expires = Utc::now() + Duration::hours(self.config.session_hours as i64);
-        let token = self.issue_token(&user, "session", Some(expires)).await?;
-        let principal = self.principal(user).await?;
-        Ok((token, principal))
+        Ok(user)
     }
 
-    /// A new bearer token for `user`; `expires_at` None = until revoked.
+    /// A new bearer token for `user`; `expires_at` None = until revoked, `idle` None = no idle
+    /// expiry.
     pub async fn issue_token(
         &self,
         user: &User,
         name: &str,
         expires_at: Option<chrono::DateTime<Utc>>,
+        idle: Option<std::time::Duration>,
     ) -> Result<String> {
         let token = format!("slc_{}", random_string(40));
         self.store
-            .create_token(user.id, &token_hash(&token), name, expires_at)
+            .create_token(&NewToken {
+                user_id: user.id,
+                hash: &token_hash(&token),
+                name,
+                created_at: Utc::now(),
+                expires_at,
+                idle,
+            })
             .await?;
         Ok(token)
     }
 
     /// The caller behind a bearer token.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
-        let user = self
+        Ok(self.session(token).await?.0)
+    }
+
+    /// The caller behind a token, and when the token now expires (None = not by time).
+    pub async fn session(&self, token: &str) -> Result<(Principal, Option<chrono::DateTime<Utc>>)> {
+        let (user, expires) = self
             .store
             .user_for_token(&token_hash(token), Utc::now())
             .await?
             .ok_or_else(|| {
                 ServiceError::Unauthorized("the token is not valid or has expired".into())
             })?;
-        self.principal(user).await
+        Ok((self.principal(user).await?, expires))
+    }
+
+    /// Ends one session (logout); answers whether it existed.
+    pub async fn logout(&self, token: &str) -> Result<bool> {
+        Ok(self.store.revoke_token(&token_hash(token)).await?)
+    }
+
+    /// Ends every session of `kind` the user has (IICS `logoutall`), after checking the password.
+    pub async fn logout_all(
+        &self,
+        username: &str,
+        password: &str,
+        kind: SessionKind,
+    ) -> Result<u64> {
+        let user = self.check_password(username, password).await?;
+        Ok(self
+            .store
+            .revoke_user_tokens(user.id, kind.token_name())
+            .await?)
     }
 
     async fn principal(&self, user: User) -> Result<Principal> {

@@ -2,15 +2,17 @@
 //! starting and stopping runs, reading logs, managing definitions and identities. Compatibility
 //! layers translate to and from these; they hold no logic of their own.
 
+mod activity;
 mod auth;
 mod checks;
 pub mod definitions;
+mod files;
 mod load_checks;
 pub mod runs;
 mod tasks;
 pub mod views;
 
-pub use auth::{Principal, hash_password};
+pub use auth::{Principal, SessionKind, hash_password};
 pub use runs::RunEnded;
 
 use crate::config::Config;

@@ -2,14 +2,14 @@
 
 use super::definitions::{Change, ConnectionSpec, TaskSpec};
 use super::{App, Result, ServiceError};
-use crate::domain::task::DEFAULT_FOLDER;
 use crate::domain::{Connection, Origin, Task, ids};
 use crate::store::TaskFilter;
 use uuid::Uuid;
 
 impl App {
     /// Finds a task of the org by its UUID, its 20-character IICS id, its 22-character federated
-    /// id, `folder/name`, or its bare name when exactly one folder has a task of that name.
+    /// id, `folder/name`, or its bare name when exactly one folder has a task of that name (a name
+    /// in several folders is refused, naming them).
     pub async fn resolve_task(&self, org_id: Uuid, reference: &str) -> Result<Task> {
         let r = reference.trim();
         let not_found = || ServiceError::NotFound(format!("task `{r}` not found"));
@@ -50,13 +50,11 @@ impl App {
             0 => Err(not_found()),
             1 => Ok(matches.into_iter().next().expect("one")),
             _ => {
-                // The Default folder wins, as IICS resolves a bare task name there.
-                if let Some(t) = matches.iter().find(|t| t.folder == DEFAULT_FOLDER) {
-                    return Ok(t.clone());
-                }
+                // IICS would pick the Default folder; Sluice reaches every folder, so a name in
+                // several is a question only the caller can answer.
                 let paths: Vec<String> = matches.iter().map(Task::path).collect();
                 Err(ServiceError::Invalid(format!(
-                    "task name `{r}` is ambiguous; use one of {}",
+                    "task name `{r}` is in several folders; name one of {} (or use the task's id)",
                     paths.join(", ")
                 )))
             }

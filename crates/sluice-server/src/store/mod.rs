@@ -47,6 +47,8 @@ pub struct RunFilter {
     /// Only runs created before this run (for paging backwards).
     pub before: Option<Uuid>,
     pub limit: i64,
+    /// Runs skipped before the first answered.
+    pub offset: i64,
 }
 
 /// Filters for listing tasks.
@@ -101,6 +103,20 @@ pub enum Delivery {
     },
 }
 
+/// A token to keep (only its hash is stored).
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub user_id: Uuid,
+    pub hash: &'a str,
+    /// What kind of token: `session`, `iics-session`, or a name the user chose.
+    pub name: &'a str,
+    pub created_at: DateTime<Utc>,
+    /// Absolute expiry; None = until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Expires after this long without use; None = never idle-expires.
+    pub idle: Option<Duration>,
+}
+
 /// A new log line, before the store numbers it.
 #[derive(Debug, Clone)]
 pub struct NewLogLine {
@@ -127,15 +143,18 @@ pub trait Store: Send + Sync + 'static {
     /// A user and their password hash, by user name (user names are global: login takes no org).
     async fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>>;
     async fn list_users(&self, org_id: Uuid) -> Result<Vec<User>>;
-    async fn create_token(
+    async fn create_token(&self, token: &NewToken<'_>) -> Result<()>;
+    /// The user a token belongs to, if it exists and has not expired at `now`, with the time it
+    /// now expires. Using a token with an idle limit moves its idle expiry forward.
+    async fn user_for_token(
         &self,
-        user_id: Uuid,
         token_hash: &str,
-        name: &str,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<()>;
-    /// The user a token belongs to, if it exists and has not expired.
-    async fn user_for_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
+        now: DateTime<Utc>,
+    ) -> Result<Option<(User, Option<DateTime<Utc>>)>>;
+    /// Forgets a token; answers whether it existed.
+    async fn revoke_token(&self, token_hash: &str) -> Result<bool>;
+    /// Forgets every token of a user named `name` (e.g. all its sessions); answers how many.
+    async fn revoke_user_tokens(&self, user_id: Uuid, name: &str) -> Result<u64>;
 
     // --- tasks ----------------------------------------------------------------------------
     /// Creates a task; a task with the same org, folder and name is a conflict.

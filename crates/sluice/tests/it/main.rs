@@ -8,6 +8,8 @@ mod cli;
 mod crash;
 mod examples_db;
 mod iics;
+mod iics_errors;
+mod iics_jobs;
 mod mapping;
 mod masking;
 mod replicate;

@@ -29,6 +29,10 @@ impl V2Error {
         V2Error::new(StatusCode::BAD_REQUEST, "CMN_400", description)
     }
 
+    pub fn not_found(description: impl Into<String>) -> V2Error {
+        V2Error::new(StatusCode::NOT_FOUND, "CMN_404", description)
+    }
+
     /// A missing, unknown or expired session: clients log in again on a 401.
     pub fn session() -> V2Error {
         V2Error::new(

@@ -3,9 +3,9 @@
 
 use super::json::parse;
 use super::session::{IicsSession, base_url};
-use super::{V2Error, V3Error};
+use super::{V2Error, V3Error, v2, v3};
 use crate::domain::ids::{self, ShortIdKind};
-use crate::service::{App, Principal, ServiceError};
+use crate::service::{App, Principal, ServiceError, SessionKind};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -15,12 +15,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<App> {
-    Router::new()
+    let r = Router::new()
         .route("/ma/api/v2/user/login", post(login_v2))
-        .route("/saas/public/core/v3/login", post(login_v3))
-        .route("/public/core/v3/login", post(login_v3))
-        .route("/saas/api/v2/server/serverTime", get(server_time))
-        .route("/api/v2/server/serverTime", get(server_time))
+        .route("/saas/api/v2/user/login", post(login_v2));
+    let r = v3(r, "/login", post(login_v3));
+    v2(r, "/server/serverTime", get(server_time))
 }
 
 #[derive(Deserialize)]
@@ -41,14 +40,16 @@ fn credentials(c: Credentials) -> Result<(String, String), V2Error> {
 
 async fn login(app: &App, c: Credentials) -> Result<(String, Principal), V2Error> {
     let (username, password) = credentials(c)?;
-    app.login(&username, &password).await.map_err(|e| match e {
-        ServiceError::Unauthorized(_) => V2Error::bad_login(),
-        other => other.into(),
-    })
+    app.login_as(&username, &password, SessionKind::Iics)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Unauthorized(_) => V2Error::bad_login(),
+            other => other.into(),
+        })
 }
 
 /// The v2 user object (what IICS answers), with this server as `serverUrl`.
-fn user_object(who: &Principal, session: &str, headers: &HeaderMap) -> Value {
+fn user_object(app: &App, who: &Principal, session: &str, headers: &HeaderMap) -> Value {
     let u = &who.user;
     json!({
         "@type": "user",
@@ -62,7 +63,7 @@ fn user_object(who: &Principal, session: &str, headers: &HeaderMap) -> Value {
         "phone": "",
         "emails": "",
         "timezone": "UTC",
-        "serverUrl": format!("{}/saas", base_url(headers)),
+        "serverUrl": format!("{}/saas", base_url(app, headers)),
         "icSessionId": session,
         "securityQuestion": "",
         "forceChangePassword": false,
@@ -82,7 +83,7 @@ async fn login_v2(
     body: Bytes,
 ) -> Result<Json<Value>, V2Error> {
     let (session, who) = login(&app, parse(&body)?).await?;
-    Ok(Json(user_object(&who, &session, &headers)))
+    Ok(Json(user_object(&app, &who, &session, &headers)))
 }
 
 async fn login_v3(
@@ -106,7 +107,7 @@ async fn login_v3(
     Ok(Json(json!({
         "products": [{
             "name": "Integration Cloud",
-            "baseApiUrl": format!("{}/saas", base_url(&headers)),
+            "baseApiUrl": format!("{}/saas", base_url(&app, &headers)),
         }],
         "userInfo": {
             "sessionId": session,

@@ -2,7 +2,7 @@
 //! `INFA-SESSION-ID` (v3) or `IDS-SESSION-ID` (code tasks); header names are case-insensitive and
 //! every route takes any of the three. A missing or unknown session is a 401 with the v2 object.
 
-use super::V2Error;
+use super::{V2Error, V3Error};
 use crate::service::{App, Principal};
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -11,12 +11,12 @@ use axum::http::request::Parts;
 pub const SESSION_HEADERS: [&str; 3] = ["icSessionId", "INFA-SESSION-ID", "IDS-SESSION-ID"];
 
 /// The caller of an IICS route, and the session id it used.
-// The job and activity routes (issue 4, next) read both; so far only the check itself is used.
-#[allow(dead_code)]
 pub struct IicsSession {
     pub who: Principal,
-    pub session_id: String,
 }
+
+/// The caller of a v3 route: the same session, refused with the v3 error object.
+pub struct V3Session(pub IicsSession);
 
 pub fn session_id(headers: &HeaderMap) -> Option<String> {
     SESSION_HEADERS
@@ -36,12 +36,27 @@ impl FromRequestParts<App> for IicsSession {
             .authenticate(&session_id)
             .await
             .map_err(|_| V2Error::session())?;
-        Ok(IicsSession { who, session_id })
+        Ok(IicsSession { who })
     }
 }
 
-/// This server's base URL as the client reached it (`http://host:port`), for `serverUrl`.
-pub fn base_url(headers: &HeaderMap) -> String {
+impl FromRequestParts<App> for V3Session {
+    type Rejection = V3Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        IicsSession::from_request_parts(parts, app)
+            .await
+            .map(V3Session)
+            .map_err(V3Error)
+    }
+}
+
+/// This server's base URL (`http://host:port`) for `serverUrl`: the configured public URL, else
+/// as the client reached it.
+pub fn base_url(app: &App, headers: &HeaderMap) -> String {
+    if let Some(url) = &app.config.iics.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
     let host = headers
         .get("x-forwarded-host")
         .or_else(|| headers.get(axum::http::header::HOST))

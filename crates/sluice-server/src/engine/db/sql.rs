@@ -56,6 +56,59 @@ impl Dialect {
         }
     }
 
+    /// The `SELECT` a read of `object` runs (a table with its filter, or the query as a subquery).
+    pub fn source_select(&self, object: &super::SourceObject) -> String {
+        match object {
+            super::SourceObject::Table { name, filter } => match filter {
+                Some(f) => format!("SELECT * FROM {} WHERE {f}", self.table(name)),
+                None => format!("SELECT * FROM {}", self.table(name)),
+            },
+            super::SourceObject::Query(q) => {
+                format!("SELECT * FROM ({}) AS q", q.trim().trim_end_matches(';'))
+            }
+        }
+    }
+
+    fn past_mark(&self, column: &str, after: Option<&str>) -> String {
+        after
+            .map(|a| format!(" AND {} > {}", self.quote(column), self.literal(a)))
+            .unwrap_or_default()
+    }
+
+    /// The greatest `column` among the rows of `base` past `after`, as text: the next high-water
+    /// mark of an incremental read.
+    pub fn max_as_text(&self, base: &str, column: &str, after: Option<&str>) -> String {
+        let text = if self.0 == DbKind::Mysql {
+            "CHAR"
+        } else {
+            "TEXT"
+        };
+        format!(
+            "SELECT CAST(MAX({}) AS {text}) FROM ({base}) AS w WHERE 1 = 1{}",
+            self.quote(column),
+            self.past_mark(column, after)
+        )
+    }
+
+    /// The rows of `base` past `after` up to `max` (none when there is no `max`: nothing new).
+    pub fn between_marks(
+        &self,
+        base: &str,
+        column: &str,
+        after: Option<&str>,
+        max: Option<&str>,
+    ) -> String {
+        match max {
+            Some(m) => format!(
+                "SELECT * FROM ({base}) AS w WHERE 1 = 1{} AND {} <= {}",
+                self.past_mark(column, after),
+                self.quote(column),
+                self.literal(m)
+            ),
+            None => format!("SELECT * FROM ({base}) AS w WHERE 1 = 0"),
+        }
+    }
+
     /// True when `a` and `b` differ, NULLs compared as values.
     fn differs(&self, a: &str, b: &str) -> String {
         match self.0 {

@@ -26,23 +26,24 @@ pub(super) async fn identity(store: &dyn Store, org: Uuid) {
         "hash3"
     );
     let now = Utc::now();
+    let token = |hash: &'static str, expires_at, idle| NewToken {
+        user_id: user.id,
+        hash,
+        name: "t",
+        created_at: now,
+        expires_at,
+        idle,
+    };
     store
-        .create_token(user.id, "tok-a", "t", None)
+        .create_token(&token("tok-a", None, None))
         .await
         .unwrap();
     store
-        .create_token(user.id, "tok-old", "t", Some(now - Duration::from_secs(1)))
+        .create_token(&token("tok-old", Some(now - Duration::from_secs(1)), None))
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .user_for_token("tok-a", now)
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        user.id
-    );
+    let (found, expiry) = store.user_for_token("tok-a", now).await.unwrap().unwrap();
+    assert_eq!((found.id, expiry), (user.id, None));
     assert!(
         store
             .user_for_token("tok-old", now)
@@ -52,6 +53,74 @@ pub(super) async fn identity(store: &dyn Store, org: Uuid) {
         "expired token"
     );
     assert!(store.user_for_token("nope", now).await.unwrap().is_none());
+    idle_sessions(store, &user, now).await;
+    assert!(store.revoke_token("tok-a").await.unwrap());
+    assert!(!store.revoke_token("tok-a").await.unwrap());
+    assert!(store.user_for_token("tok-a", now).await.unwrap().is_none());
+}
+
+/// A session with a 30-minute idle limit, used on an injected clock: each use moves the limit.
+async fn idle_sessions(store: &dyn Store, user: &User, t0: DateTime<Utc>) {
+    // Stores keep microseconds.
+    let t0 = DateTime::from_timestamp_micros(t0.timestamp_micros()).expect("in range");
+    let minutes = |m: i64| t0 + chrono::Duration::minutes(m);
+    for hash in ["idle-1", "idle-2", "idle-3"] {
+        store
+            .create_token(&NewToken {
+                user_id: user.id,
+                hash,
+                name: "iics-session",
+                created_at: t0,
+                expires_at: None,
+                idle: Some(Duration::from_secs(30 * 60)),
+            })
+            .await
+            .unwrap();
+    }
+    // Used at 29 and 58 minutes: still valid; the expiry answered follows the last use.
+    let (_, at) = store
+        .user_for_token("idle-1", minutes(29))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(at, Some(minutes(59)));
+    let (_, at) = store
+        .user_for_token("idle-1", minutes(58))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(at, Some(minutes(88)));
+    assert!(
+        store
+            .user_for_token("idle-1", minutes(89))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Unused for 31 minutes: gone.
+    assert!(
+        store
+            .user_for_token("idle-2", minutes(31))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Every session of the user goes at once; other tokens stay.
+    assert_eq!(
+        store
+            .revoke_user_tokens(user.id, "iics-session")
+            .await
+            .unwrap(),
+        3
+    );
+    assert!(
+        store
+            .user_for_token("idle-3", minutes(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.user_for_token("tok-a", t0).await.unwrap().is_some());
 }
 
 pub(super) async fn org_isolation(store: &dyn Store) {

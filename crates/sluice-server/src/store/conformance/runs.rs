@@ -134,6 +134,23 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
         .await
         .unwrap();
     assert_eq!(page.len(), 1);
+    let skipped = store
+        .list_runs(
+            org,
+            &RunFilter {
+                task_id: Some(t.id),
+                limit: 10,
+                offset: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        skipped.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![r1.id],
+        "offset skips the newest"
+    );
     let by_state = store
         .list_runs(
             org,

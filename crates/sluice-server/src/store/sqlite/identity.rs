@@ -1,6 +1,6 @@
 //! Orgs, users and API tokens.
 
-use super::rows::{self, micros};
+use super::rows::{self, from_micros, micros};
 use super::*;
 use sqlx::Row;
 
@@ -110,22 +110,19 @@ pub(super) async fn list_users(s: &SqliteStore, org_id: Uuid) -> Result<Vec<User
         .collect()
 }
 
-pub(super) async fn create_token(
-    s: &SqliteStore,
-    user_id: Uuid,
-    token_hash: &str,
-    name: &str,
-    expires_at: Option<DateTime<Utc>>,
-) -> Result<()> {
+pub(super) async fn create_token(s: &SqliteStore, t: &NewToken<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO api_tokens (token_hash, user_id, name, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO api_tokens
+           (token_hash, user_id, name, created_at, expires_at, idle_secs, last_used_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(token_hash)
-    .bind(user_id.to_string())
-    .bind(name)
-    .bind(micros(Utc::now()))
-    .bind(expires_at.map(micros))
+    .bind(t.hash)
+    .bind(t.user_id.to_string())
+    .bind(t.name)
+    .bind(micros(t.created_at))
+    .bind(t.expires_at.map(micros))
+    .bind(t.idle.map(|d| d.as_secs().max(1) as i64))
+    .bind(micros(t.created_at))
     .execute(&s.write)
     .await?;
     Ok(())
@@ -135,15 +132,61 @@ pub(super) async fn user_for_token(
     s: &SqliteStore,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> Result<Option<User>> {
-    sqlx::query(
-        "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
+) -> Result<Option<(User, Option<DateTime<Utc>>)>> {
+    let now_us = micros(now);
+    let Some(row) = sqlx::query(
+        "SELECT u.*, t.expires_at AS t_expires, t.idle_secs AS t_idle, t.last_used_at AS t_used
+         FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)
+           AND (t.idle_secs IS NULL OR t.last_used_at + t.idle_secs * 1000000 > ?)",
     )
     .bind(token_hash)
-    .bind(micros(now))
+    .bind(now_us)
+    .bind(now_us)
     .fetch_optional(&s.read)
     .await?
-    .map(|r| rows::user(&r))
-    .transpose()
+    else {
+        return Ok(None);
+    };
+    let user = rows::user(&row)?;
+    let expires: Option<i64> = row.try_get("t_expires")?;
+    let idle: Option<i64> = row.try_get("t_idle")?;
+    let used: Option<i64> = row.try_get("t_used")?;
+    let mut expiry = expires.map(from_micros);
+    if let Some(idle) = idle {
+        let idle_us = idle * 1_000_000;
+        // Moving the mark on every request would make every read a write: move it only when a
+        // noticeable part of the idle time has passed (a 30-minute session: every 15 seconds).
+        let step = (idle_us / 4).min(15_000_000);
+        if now_us - used.unwrap_or(0) >= step {
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?)
+                 WHERE token_hash = ?",
+            )
+            .bind(now_us)
+            .bind(token_hash)
+            .execute(&s.write)
+            .await?;
+        }
+        let idle_end = from_micros(now_us.max(used.unwrap_or(0)) + idle_us);
+        expiry = Some(expiry.map_or(idle_end, |e| e.min(idle_end)));
+    }
+    Ok(Some((user, expiry)))
+}
+
+pub(super) async fn revoke_token(s: &SqliteStore, token_hash: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE token_hash = ?")
+        .bind(token_hash)
+        .execute(&s.write)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn revoke_user_tokens(s: &SqliteStore, user_id: Uuid, name: &str) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = ? AND name = ?")
+        .bind(user_id.to_string())
+        .bind(name)
+        .execute(&s.write)
+        .await?;
+    Ok(done.rows_affected())
 }

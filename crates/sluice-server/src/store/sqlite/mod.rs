@@ -103,18 +103,24 @@ impl Store for SqliteStore {
         identity::list_users(self, org_id).await
     }
 
-    async fn create_token(
-        &self,
-        user_id: Uuid,
-        token_hash: &str,
-        name: &str,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<()> {
-        identity::create_token(self, user_id, token_hash, name, expires_at).await
+    async fn create_token(&self, token: &NewToken<'_>) -> Result<()> {
+        identity::create_token(self, token).await
     }
 
-    async fn user_for_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>> {
+    async fn user_for_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(User, Option<DateTime<Utc>>)>> {
         identity::user_for_token(self, token_hash, now).await
+    }
+
+    async fn revoke_token(&self, token_hash: &str) -> Result<bool> {
+        identity::revoke_token(self, token_hash).await
+    }
+
+    async fn revoke_user_tokens(&self, user_id: Uuid, name: &str) -> Result<u64> {
+        identity::revoke_user_tokens(self, user_id, name).await
     }
 
     // --- tasks --------------------------------------------------------------------------------

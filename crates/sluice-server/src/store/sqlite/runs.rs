@@ -212,13 +212,14 @@ pub(super) async fn list_runs(s: &SqliteStore, org_id: Uuid, f: &RunFilter) -> R
     let sql = format!(
         "SELECT * FROM runs WHERE org_id = ?1 AND (?2 IS NULL OR task_id = ?2)
            AND (?3 IS NULL OR id < ?3) {states}
-         ORDER BY id DESC LIMIT ?4"
+         ORDER BY id DESC LIMIT ?4 OFFSET ?5"
     );
     sqlx::query(&sql)
         .bind(org_id.to_string())
         .bind(f.task_id.map(|t| t.to_string()))
         .bind(f.before.map(|t| t.to_string()))
         .bind(if f.limit > 0 { f.limit } else { 100 })
+        .bind(f.offset.max(0))
         .fetch_all(&s.read)
         .await?
         .iter()

@@ -6,7 +6,7 @@ use super::{DIALECT, connect, my_err};
 use crate::engine::db::build::{append, finish, fresh};
 use crate::engine::db::types::{META_MAX_CHARS, META_TYPE, TargetColumn, TargetType, field};
 use crate::engine::db::value::{Val, coerce};
-use crate::engine::db::{Endpoint, ReadSpec, ReadStream, SourceObject};
+use crate::engine::db::{Endpoint, ReadSpec, ReadStream};
 use crate::engine::{EngineError, StopSignal};
 use chrono::{NaiveDate, NaiveTime};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
@@ -21,18 +21,6 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The binary character set: BINARY, VARBINARY, BLOB and BIT columns.
 const BINARY_CHARSET: u16 = 63;
-
-fn base_select(object: &SourceObject) -> String {
-    match object {
-        SourceObject::Table { name, filter } => match filter {
-            Some(f) => format!("SELECT * FROM {} WHERE {f}", DIALECT.table(name)),
-            None => format!("SELECT * FROM {}", DIALECT.table(name)),
-        },
-        SourceObject::Query(q) => {
-            format!("SELECT * FROM ({}) AS q", q.trim().trim_end_matches(';'))
-        }
-    }
-}
 
 /// Bytes per character of a character set, for VARCHAR lengths (ids from SHOW COLLATION).
 fn bytes_per_char(charset: u16) -> Option<u32> {
@@ -178,32 +166,19 @@ pub async fn open_reader(
     let def_err = |e: mysql_async::Error| {
         EngineError::Definition(format!("MySQL `{}`: {}", ep.name, super::my_message(&e)))
     };
-    let base = base_select(&spec.object);
+    let base = DIALECT.source_select(&spec.object);
     let mut high_water = None;
     let select = match &spec.watermark {
         None => base,
         Some(w) => {
-            let col = DIALECT.quote(&w.column);
-            let lower = w
-                .after
-                .as_ref()
-                .map(|a| format!(" AND {col} > {}", DIALECT.literal(a)))
-                .unwrap_or_default();
+            let after = w.after.as_deref();
             let max: Option<Option<String>> = conn
-                .query_first(format!(
-                    "SELECT CAST(MAX({col}) AS CHAR) FROM ({base}) AS w WHERE 1{lower}"
-                ))
+                .query_first(DIALECT.max_as_text(&base, &w.column, after))
                 .await
                 .map_err(def_err)?;
             let max = max.flatten();
             high_water = max.clone().or_else(|| w.after.clone());
-            match max {
-                Some(m) => format!(
-                    "SELECT * FROM ({base}) AS w WHERE 1{lower} AND {col} <= {}",
-                    DIALECT.literal(&m)
-                ),
-                None => format!("SELECT * FROM ({base}) AS w WHERE 0"),
-            }
+            DIALECT.between_marks(&base, &w.column, after, max.as_deref())
         }
     };
     let (opened_tx, opened_rx) = oneshot::channel::<Opened>();

@@ -6,7 +6,7 @@ use super::binary::numeric_text;
 use super::{DIALECT, PgColumn, columns_of, connect, numeric_typmod, pg_err};
 use crate::engine::db::types::{META_MAX_CHARS, META_TYPE, field};
 use crate::engine::db::value::parse_decimal;
-use crate::engine::db::{Endpoint, ReadSpec, ReadStream, SourceObject};
+use crate::engine::db::{Endpoint, ReadSpec, ReadStream};
 use crate::engine::{EngineError, StopSignal};
 use bytes::{Buf, Bytes, BytesMut};
 use datafusion::arrow::array::{
@@ -23,19 +23,6 @@ use tokio::sync::mpsc;
 const VIEW: &str = "pg_temp.__sluice_source";
 const PG_EPOCH_DAYS: i32 = 10_957;
 const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS as i64 * 86_400_000_000;
-
-/// The `SELECT` a read runs, before the watermark bound.
-fn base_select(object: &SourceObject) -> String {
-    match object {
-        SourceObject::Table { name, filter } => match filter {
-            Some(f) => format!("SELECT * FROM {} WHERE {f}", DIALECT.table(name)),
-            None => format!("SELECT * FROM {}", DIALECT.table(name)),
-        },
-        SourceObject::Query(q) => {
-            format!("SELECT * FROM ({}) AS q", q.trim().trim_end_matches(';'))
-        }
-    }
-}
 
 /// How one column is decoded, and the expression that selects it.
 #[derive(Debug, Clone, Copy)]
@@ -127,7 +114,7 @@ pub async fn open_reader(
     _stop: &StopSignal,
 ) -> Result<ReadStream, EngineError> {
     let client = connect(ep).await?;
-    let base = base_select(&spec.object);
+    let base = DIALECT.source_select(&spec.object);
     // A bad table name or query is the definition's fault: say so in PostgreSQL's words.
     let def_err = |e: tokio_postgres::Error| {
         EngineError::Definition(format!(
@@ -140,24 +127,15 @@ pub async fn open_reader(
     let select = match &spec.watermark {
         None => base,
         Some(w) => {
-            let col = DIALECT.quote(&w.column);
-            let lower = w
-                .after
-                .as_ref()
-                .map(|a| format!(" AND {col} > {}", DIALECT.literal(a)))
-                .unwrap_or_default();
-            let max_sql = format!("SELECT max({col})::text FROM ({base}) AS w WHERE true{lower}");
-            let row = client.query_one(&max_sql, &[]).await.map_err(def_err)?;
-            let max: Option<String> = row.get(0);
+            let after = w.after.as_deref();
+            let max_sql = DIALECT.max_as_text(&base, &w.column, after);
+            let max: Option<String> = client
+                .query_one(&max_sql, &[])
+                .await
+                .map_err(def_err)?
+                .get(0);
             high_water = max.clone().or_else(|| w.after.clone());
-            match max {
-                Some(m) => format!(
-                    "SELECT * FROM ({base}) AS w WHERE true{lower} AND {col} <= {}",
-                    DIALECT.literal(&m)
-                ),
-                // Nothing new: read nothing.
-                None => format!("SELECT * FROM ({base}) AS w WHERE false"),
-            }
+            DIALECT.between_marks(&base, &w.column, after, max.as_deref())
         }
     };
     client

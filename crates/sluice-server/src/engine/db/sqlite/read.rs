@@ -6,7 +6,7 @@ use super::{DIALECT, LiteColumn, columns_of, connect, lite_err, target_type};
 use crate::engine::db::build::{append, finish, fresh};
 use crate::engine::db::types::{META_TYPE, TargetColumn, TargetType, field};
 use crate::engine::db::value::{Val, coerce};
-use crate::engine::db::{Endpoint, ObjectName, ReadSpec, ReadStream, SourceObject};
+use crate::engine::db::{Endpoint, ObjectName, ReadSpec, ReadStream};
 use crate::engine::{EngineError, StopSignal};
 use datafusion::arrow::array::ArrayBuilder;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
@@ -17,18 +17,6 @@ use sqlx::{Decode, Row, Sqlite, TypeInfo, ValueRef};
 use std::borrow::Cow;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-fn base_select(object: &SourceObject) -> String {
-    match object {
-        SourceObject::Table { name, filter } => match filter {
-            Some(f) => format!("SELECT * FROM {} WHERE {f}", DIALECT.table(name)),
-            None => format!("SELECT * FROM {}", DIALECT.table(name)),
-        },
-        SourceObject::Query(q) => {
-            format!("SELECT * FROM ({}) AS q", q.trim().trim_end_matches(';'))
-        }
-    }
-}
 
 /// The Arrow type a declared column type reads as, and the coercion target on the way.
 fn plan(c: &LiteColumn) -> (DataType, TargetType, Vec<(&'static str, String)>) {
@@ -76,31 +64,19 @@ pub async fn open_reader(
         EngineError::Data(m) => EngineError::Definition(m),
         other => other,
     };
-    let base = base_select(&spec.object);
+    let base = DIALECT.source_select(&spec.object);
     let mut high_water = None;
     let select = match &spec.watermark {
         None => base,
         Some(w) => {
-            let col = DIALECT.quote(&w.column);
-            let lower = w
-                .after
-                .as_ref()
-                .map(|a| format!(" AND {col} > {}", DIALECT.literal(a)))
-                .unwrap_or_default();
-            let max: Option<String> = sqlx::query_scalar(&format!(
-                "SELECT CAST(max({col}) AS TEXT) FROM ({base}) AS w WHERE 1{lower}"
-            ))
-            .fetch_one(&mut conn)
-            .await
-            .map_err(def_err)?;
+            let after = w.after.as_deref();
+            let max: Option<String> =
+                sqlx::query_scalar(&DIALECT.max_as_text(&base, &w.column, after))
+                    .fetch_one(&mut conn)
+                    .await
+                    .map_err(def_err)?;
             high_water = max.clone().or_else(|| w.after.clone());
-            match max {
-                Some(m) => format!(
-                    "SELECT * FROM ({base}) AS w WHERE 1{lower} AND {col} <= {}",
-                    DIALECT.literal(&m)
-                ),
-                None => format!("SELECT * FROM ({base}) AS w WHERE 0"),
-            }
+            DIALECT.between_marks(&base, &w.column, after, max.as_deref())
         }
     };
     sqlx::query(&format!("CREATE TEMP VIEW \"__sluice_source\" AS {select}"))
