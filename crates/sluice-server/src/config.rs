@@ -24,6 +24,46 @@ pub struct Config {
     pub session_hours: u64,
     pub worker: WorkerConfig,
     pub iics: IicsConfig,
+    pub notify: NotifyConfig,
+}
+
+/// Callback delivery: the retry schedule (IICS's by default), which receivers are allowed, and
+/// signing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotifyConfig {
+    /// Attempts made back to back before backing off (IICS: 3).
+    pub immediate_attempts: u32,
+    /// The first interval after them, doubling up to `max_interval_ms` (IICS: 30 s to 3 min).
+    pub first_interval_ms: u64,
+    pub max_interval_ms: u64,
+    /// No attempt starts later than this after the run ended (IICS: 30 minutes).
+    pub give_up_after_secs: u64,
+    /// A receiver that has not answered within this is a failed attempt (IICS: 30 s).
+    pub attempt_timeout_ms: u64,
+    /// Receivers allowed: host names (`hooks.example.com`, `*.example.com`) and networks
+    /// (`10.0.0.0/8`, `127.0.0.1`). Empty = any http(s) URL, loopback included.
+    pub allow: Vec<String>,
+    /// Receivers refused, in the same forms; a deny wins over an allow.
+    pub deny: Vec<String>,
+    /// Signing secrets by org name (`whsec_` + base64, as Standard Webhooks writes them): an
+    /// org with one signs its deliveries (`webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`).
+    pub signing_secrets: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            immediate_attempts: 3,
+            first_interval_ms: 30_000,
+            max_interval_ms: 180_000,
+            give_up_after_secs: 30 * 60,
+            attempt_timeout_ms: 30_000,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            signing_secrets: Default::default(),
+        }
+    }
 }
 
 /// The Informatica Cloud compatibility surface.
@@ -77,6 +117,7 @@ impl Default for Config {
             session_hours: 24,
             worker: WorkerConfig::default(),
             iics: IicsConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }

@@ -102,7 +102,8 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
     }
 
     let notifier_stop = CancellationToken::new();
-    let notifier = tokio::spawn(Notifier::new(app.clone()).run(notifier_stop.clone()));
+    let notifier = Notifier::new(app.clone()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let notifier = tokio::spawn(notifier.run(notifier_stop.clone()));
 
     let listener = TcpListener::bind(&config.listen)
         .await

@@ -277,6 +277,33 @@ pub struct RunChildView {
     pub error: Option<String>,
 }
 
+/// A run's callback: where it goes, how its delivery stands, and every attempt made.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CallbackView {
+    pub id: Uuid,
+    pub url: String,
+    /// pending, delivered or failed (given up).
+    pub state: String,
+    pub attempts: i64,
+    /// When the next attempt is due (while pending).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttemptView {
+    pub number: i64,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    /// The receiver's HTTP status; absent when it never answered.
+    pub status: Option<i64>,
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RunList {
     pub runs: Vec<RunView>,

@@ -2,6 +2,7 @@
 //! extracts, calls the service, and shapes the answer. Errors are mapped once, here.
 
 mod auth;
+mod callbacks;
 mod connections;
 mod definitions;
 mod extract;
@@ -88,6 +89,7 @@ pub fn router(app: App) -> Router {
         .merge(connections::routes())
         .merge(definitions::routes())
         .merge(runs::routes())
+        .merge(callbacks::routes())
         .merge(openapi::routes());
     Router::new()
         .merge(health::routes())

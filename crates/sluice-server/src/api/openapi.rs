@@ -1,6 +1,6 @@
 //! The OpenAPI document of the native API, generated from the handlers' annotations.
 
-use super::{auth, connections, definitions, health, runs, tasks};
+use super::{auth, callbacks, connections, definitions, health, runs, tasks};
 use crate::service::App;
 use axum::{Json, Router, routing::get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         connections::remove, connections::check,
         definitions::apply, definitions::export,
         runs::start, runs::list, runs::read, runs::stop, runs::log, runs::wait,
+        callbacks::list, callbacks::resend,
     ),
     modifiers(&BearerAuth)
 )]

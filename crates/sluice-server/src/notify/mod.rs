@@ -1,23 +1,27 @@
 //! Callbacks: durable and retried. A run's end queues its callback in the same transaction (see
-//! the store), so a crash loses none; this notifier delivers due callbacks at least once, on the
-//! schedule IICS documents: three immediate attempts, then growing intervals from 30 seconds up to
-//! 3 minutes, until 30 minutes have passed; then it gives up and says so in the run's log.
+//! the store), so a crash loses none; this notifier claims due callbacks (one node per attempt),
+//! delivers them at least once on the configured schedule (IICS's by default: three immediate
+//! attempts, then 30 s doubling to 3 minutes, for 30 minutes), keeps every attempt, then gives up
+//! and says so in the run's log. Deliveries of an org with a signing secret carry Standard
+//! Webhooks headers.
 
+mod policy;
 mod schedule;
+mod sign;
 
-pub use schedule::next_attempt;
+pub use policy::Policy;
+pub use schedule::Schedule;
 
 use crate::domain::LogLevel;
-use crate::service::App;
-use crate::store::{Callback, Delivery, NewLogLine};
+use crate::service::{App, ServiceError};
+use crate::store::{Attempt, Callback, Delivery, NewLogLine};
 use chrono::Utc;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// A receiver that does not answer within this is a failed attempt.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Callbacks delivered at once.
 const PARALLEL: usize = 16;
 
@@ -25,42 +29,70 @@ pub struct Notifier {
     app: App,
     client: reqwest::Client,
     wake: Arc<Notify>,
+    schedule: Schedule,
+    policy: Policy,
+    /// Signing keys by org name.
+    keys: BTreeMap<String, Vec<u8>>,
+    /// How long a claim lasts: longer than an attempt may take.
+    lease: Duration,
 }
 
 impl Notifier {
-    pub fn new(app: App) -> Notifier {
+    /// A notifier for `app`; a bad `notify` configuration is an error here, at start-up.
+    pub fn new(app: App) -> Result<Notifier, String> {
+        let c = &app.config.notify;
+        let timeout = Duration::from_millis(c.attempt_timeout_ms.max(1));
         let client = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
+            .timeout(timeout)
             .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
             .build()
-            .expect("an HTTP client with default TLS");
-        let wake = app.worker.notifier_signal();
-        Notifier { app, client, wake }
+            .map_err(|e| format!("an HTTP client: {e}"))?;
+        let keys = c
+            .signing_secrets
+            .iter()
+            .map(|(org, secret)| {
+                sign::key(secret)
+                    .map(|k| (org.clone(), k))
+                    .map_err(|e| format!("notify.signing_secrets.{org}: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Notifier {
+            schedule: Schedule::from(c),
+            policy: Policy::from_config(c)?,
+            keys,
+            lease: timeout + Duration::from_secs(30),
+            wake: app.worker.notifier_signal(),
+            client,
+            app,
+        })
     }
 
     /// Delivers until `shutdown`; what is undelivered then stays queued for the next start.
     pub async fn run(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        let node = this.app.config.node_name.clone();
+        // Attempts this node had in flight when it last stopped died with it: claim them again.
+        if let Err(e) = this.app.store.release_callbacks(&node).await {
+            tracing::error!(error = %e, "releasing this node's callback claims failed");
+        }
         loop {
-            let due = match self
+            let due = this
                 .app
                 .store
-                .due_callbacks(Utc::now(), PARALLEL as i64)
+                .claim_callbacks(&node, Utc::now(), PARALLEL as i64, this.lease)
                 .await
-            {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!(error = %e, "reading due callbacks failed");
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "claiming due callbacks failed");
                     Vec::new()
-                }
-            };
+                });
             if due.is_empty() {
-                let wait = match self.app.store.next_callback_due().await {
+                let wait = match this.app.store.next_callback_due().await {
                     Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default(),
                     _ => Duration::from_secs(5),
                 }
-                .min(Duration::from_secs(5));
+                .clamp(Duration::from_millis(10), Duration::from_secs(5));
                 tokio::select! {
-                    _ = self.wake.notified() => {}
+                    _ = this.wake.notified() => {}
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.cancelled() => return,
                 }
@@ -68,8 +100,8 @@ impl Notifier {
             }
             let mut set = tokio::task::JoinSet::new();
             for cb in due {
-                let (app, client) = (self.app.clone(), self.client.clone());
-                set.spawn(async move { deliver(&app, &client, cb).await });
+                let this = this.clone();
+                set.spawn(async move { this.deliver(cb).await });
             }
             tokio::select! {
                 _ = async { while set.join_next().await.is_some() {} } => {}
@@ -77,81 +109,104 @@ impl Notifier {
             }
         }
     }
-}
 
-/// One attempt at one callback, and its record.
-async fn deliver(app: &App, client: &reqwest::Client, cb: Callback) {
-    let body = match app.callback_body(&cb).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(callback = %cb.id, error = %e, "building a callback body failed");
-            return;
-        }
-    };
-    let result = client.post(&cb.url).json(&body).send().await;
-    let error = match result {
-        // IICS counts anything but 200 as a failed attempt; any 2xx is a receipt here.
-        Ok(resp) if resp.status().is_success() => None,
-        Ok(resp) => Some(format!(
-            "the receiver answered HTTP {}",
-            resp.status().as_u16()
-        )),
-        Err(e) if e.is_timeout() => {
-            Some(format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()))
-        }
-        Err(e) => Some(error_chain(&e)),
-    };
-    let attempts = cb.attempts + 1;
-    let (delivery, line) = match error {
-        None => (
-            Delivery::Delivered,
-            (
-                LogLevel::Info,
-                format!("Callback to {} delivered (attempt {attempts})", cb.url),
+    /// One attempt at one callback, and its record.
+    async fn deliver(&self, cb: Callback) {
+        let app = &self.app;
+        let started_at = Utc::now();
+        let (status, error) = match self.attempt(&cb).await {
+            Ok(status) if (200..300).contains(&status) => (Some(status), None),
+            // IICS counts anything but 200 as a failed attempt; any 2xx is a receipt here.
+            Ok(status) => (
+                Some(status),
+                Some(format!("the receiver answered HTTP {status}")),
             ),
-        ),
-        Some(error) => match next_attempt(attempts, cb.created_at, Utc::now()) {
-            Some(at) => (
-                Delivery::Retry {
-                    at,
-                    error: error.clone(),
-                },
-                (
+            Err(e) => (None, Some(e)),
+        };
+        let ended_at = Utc::now();
+        let number = cb.attempts + 1;
+        let (delivery, level, message) = match error.clone() {
+            None => (
+                Delivery::Delivered,
+                LogLevel::Info,
+                format!("Callback to {} delivered (attempt {number})", cb.url),
+            ),
+            Some(error) => match self.schedule.next_attempt(
+                cb.round_attempts + 1,
+                cb.round_started_at,
+                ended_at,
+            ) {
+                Some(at) => (
+                    Delivery::Retry {
+                        at,
+                        error: error.clone(),
+                    },
                     LogLevel::Warn,
                     format!(
-                        "Callback to {} failed (attempt {attempts}): {error}; retrying",
+                        "Callback to {} failed (attempt {number}): {error}; retrying",
                         cb.url
                     ),
                 ),
-            ),
-            None => (
-                Delivery::GiveUp {
-                    error: error.clone(),
-                },
-                (
+                None => (
+                    Delivery::GiveUp {
+                        error: error.clone(),
+                    },
                     LogLevel::Error,
                     format!(
-                        "Callback to {} failed {attempts} times over 30 minutes; giving up: {error}",
+                        "Callback to {} failed {number} times; giving up: {error}",
                         cb.url
                     ),
                 ),
-            ),
-        },
-    };
-    if let Err(e) = app.store.record_delivery(cb.id, delivery).await {
-        tracing::error!(callback = %cb.id, error = %e, "recording a delivery failed");
+            },
+        };
+        let attempt = Attempt {
+            number,
+            started_at,
+            ended_at,
+            status,
+            error,
+        };
+        if let Err(e) = app.store.record_delivery(cb.id, &attempt, delivery).await {
+            tracing::error!(callback = %cb.id, error = %e, "recording a delivery failed");
+        }
+        let line = NewLogLine {
+            at: ended_at,
+            level,
+            message,
+        };
+        let _ = app.store.append_log(cb.run_id, &[line]).await;
     }
-    let _ = app
-        .store
-        .append_log(
-            cb.run_id,
-            &[NewLogLine {
-                at: Utc::now(),
-                level: line.0,
-                message: line.1,
-            }],
-        )
-        .await;
+
+    /// Sends the callback once; answers the receiver's status, or why there was none.
+    async fn attempt(&self, cb: &Callback) -> Result<i64, String> {
+        self.policy.check(&cb.url).await?;
+        let (body, org) = self
+            .app
+            .callback_body(cb)
+            .await
+            .map_err(|e| format!("building the body: {e}"))?;
+        let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+        let mut req = self
+            .client
+            .post(&cb.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(key) = self.keys.get(&org) {
+            let id = format!("msg_{}", cb.id.simple());
+            let ts = Utc::now().timestamp();
+            req = req
+                .header("webhook-id", &id)
+                .header("webhook-timestamp", ts.to_string())
+                .header("webhook-signature", sign::signature(key, &id, ts, &body));
+        }
+        match req.body(body).send().await {
+            Ok(resp) => Ok(i64::from(resp.status().as_u16())),
+            Err(e) if e.is_timeout() => Err(format!(
+                "no answer within {} ms",
+                self.app.config.notify.attempt_timeout_ms
+            )),
+            Err(e) => Err(error_chain(&e)),
+        }
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -166,21 +221,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 impl App {
-    /// The body of a callback: the ended run as the native API shows it.
+    /// The body of a callback in the shape of the API that started the run (the native one is
+    /// the run view), and the name of the run's org.
     pub async fn callback_body(
         &self,
         cb: &Callback,
-    ) -> Result<serde_json::Value, crate::service::ServiceError> {
+    ) -> Result<(serde_json::Value, String), ServiceError> {
         let run = self
             .store
             .get_run_any_org(cb.run_id)
             .await?
-            .ok_or_else(|| crate::service::ServiceError::NotFound(format!("run {}", cb.run_id)))?;
-        // Each API's runs call back in that API's shape; the native one is the run view.
+            .ok_or_else(|| ServiceError::NotFound(format!("run {}", cb.run_id)))?;
+        let org = self
+            .store
+            .list_orgs()
+            .await?
+            .into_iter()
+            .find(|o| o.id == run.org_id)
+            .map(|o| o.name)
+            .unwrap_or_default();
         if run.trigger == crate::domain::Trigger::Iics {
             let task = self.store.get_task(run.org_id, run.task_id).await?;
-            return Ok(crate::api::iics::callback_body(&run, task.as_ref()));
+            return Ok((crate::api::iics::callback_body(&run, task.as_ref()), org));
         }
-        Ok(serde_json::to_value(self.run_view(&run).await).unwrap_or_default())
+        let view = serde_json::to_value(self.run_view(&run).await)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok((view, org))
     }
 }

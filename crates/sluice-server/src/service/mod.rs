@@ -4,6 +4,7 @@
 
 mod activity;
 mod auth;
+mod callbacks;
 mod checks;
 pub mod definitions;
 mod files;

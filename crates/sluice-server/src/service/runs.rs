@@ -26,19 +26,6 @@ pub struct StartRequest {
 /// Longest a single wait may block.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
-fn check_callback_url(url: &str) -> Result<()> {
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() <= 2048
-        && !url.contains(char::is_whitespace);
-    if ok {
-        Ok(())
-    } else {
-        Err(ServiceError::Invalid(format!(
-            "callback URL `{url}` is not an http(s) URL"
-        )))
-    }
-}
-
 impl App {
     /// Queues a run of `task`. With an external id already used: the same request answers the
     /// existing run (`false` in the second place: nothing new was created); another is a conflict.
@@ -49,7 +36,11 @@ impl App {
         req: StartRequest,
     ) -> Result<(Run, bool)> {
         if let Some(url) = &req.callback_url {
-            check_callback_url(url)?;
+            crate::notify::Policy::from_config(&self.config.notify)
+                .map_err(ServiceError::Internal)?
+                .check(url)
+                .await
+                .map_err(|e| ServiceError::Invalid(format!("callback URL: {e}")))?;
         }
         for key in req.parameters.keys() {
             if key.starts_with("sluice.") {

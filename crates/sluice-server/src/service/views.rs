@@ -2,7 +2,10 @@
 
 use super::App;
 use crate::domain::{Connection, Counters, LogLine, Origin, Run, RunChild, Task};
-use sluice_types::{ConnectionView, CountersView, LogLineView, RunChildView, RunView, TaskView};
+use sluice_types::{
+    AttemptView, CallbackView, ConnectionView, CountersView, LogLineView, RunChildView, RunView,
+    TaskView,
+};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -95,6 +98,32 @@ pub fn run_child_view(c: &RunChild) -> RunChildView {
         ended_at: c.ended_at,
         counters: counters_view(&c.counters),
         error: c.error.clone(),
+    }
+}
+
+pub fn callback_view(
+    cb: &crate::store::Callback,
+    attempts: &[crate::store::Attempt],
+) -> CallbackView {
+    CallbackView {
+        id: cb.id,
+        url: cb.url.clone(),
+        state: cb.state.clone(),
+        attempts: cb.attempts,
+        next_attempt_at: (cb.state == "pending").then_some(cb.next_attempt_at),
+        last_error: cb.last_error.clone(),
+        delivered_at: cb.delivered_at,
+        created_at: cb.created_at,
+        attempt_log: attempts
+            .iter()
+            .map(|a| AttemptView {
+                number: a.number,
+                started_at: a.started_at,
+                ended_at: a.ended_at,
+                status: a.status,
+                error: a.error.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -77,15 +77,35 @@ pub struct RunEnd {
     pub counters: Counters,
 }
 
-/// A callback waiting for delivery (the outbox).
+/// A callback of a run (the outbox row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Callback {
     pub id: Uuid,
     pub run_id: Uuid,
     pub url: String,
+    /// `pending`, `delivered` or `failed` (given up).
+    pub state: String,
+    /// Attempts made in all.
     pub attempts: i64,
+    /// Attempts in the current round of the schedule (a resend starts a new round).
+    pub round_attempts: i64,
+    pub round_started_at: DateTime<Utc>,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// One delivery attempt, as it is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// 1 for the first attempt of the callback.
+    pub number: i64,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    /// The receiver's HTTP status; None when it never answered.
+    pub status: Option<i64>,
+    pub error: Option<String>,
 }
 
 /// The outcome of one delivery attempt.
@@ -250,11 +270,25 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_watermarks(&self, task_id: Uuid) -> Result<u64>;
 
     // --- callbacks ------------------------------------------------------------------------
-    /// Callbacks due at `now`, oldest first.
-    async fn due_callbacks(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Callback>>;
+    /// Claims up to `limit` callbacks due at `now` for `node` until `now + lease`, oldest due
+    /// first; a callback claimed by a node that died is claimable again once its claim expires.
+    async fn claim_callbacks(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Callback>>;
+    /// Drops every claim `node` holds (a restarted node's attempts in flight died with it).
+    async fn release_callbacks(&self, node: &str) -> Result<u64>;
     /// The earliest time a pending callback is due, if any.
     async fn next_callback_due(&self) -> Result<Option<DateTime<Utc>>>;
-    async fn record_delivery(&self, id: Uuid, delivery: Delivery) -> Result<()>;
-    /// Callbacks of a run with their state (`pending`, `delivered`, `failed`) and last error.
-    async fn run_callbacks(&self, run_id: Uuid) -> Result<Vec<(Callback, String, Option<String>)>>;
+    /// Keeps an attempt and its outcome, and drops the claim, in one transaction.
+    async fn record_delivery(&self, id: Uuid, attempt: &Attempt, delivery: Delivery) -> Result<()>;
+    async fn get_callback(&self, id: Uuid) -> Result<Option<Callback>>;
+    /// A run's callbacks, each with every attempt made, oldest first.
+    async fn list_callbacks(&self, run_id: Uuid) -> Result<Vec<(Callback, Vec<Attempt>)>>;
+    /// Sends a callback again from `now`: pending, with a new round of the schedule, whatever
+    /// its state (a delivered one is delivered once more).
+    async fn resend_callback(&self, id: Uuid, now: DateTime<Utc>) -> Result<Callback>;
 }

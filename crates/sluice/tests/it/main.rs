@@ -10,6 +10,7 @@ mod examples_db;
 mod iics;
 mod iics_errors;
 mod iics_jobs;
+mod iics_xml;
 mod mapping;
 mod masking;
 mod replicate;

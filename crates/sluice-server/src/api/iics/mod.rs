@@ -15,6 +15,7 @@ mod login;
 mod session;
 mod sessions;
 mod tasks;
+mod xml;
 
 pub use entries::callback_body;
 pub use error::{V2Error, V3Error};
@@ -30,6 +31,7 @@ pub fn routes() -> Router<App> {
         .merge(jobs::routes())
         .merge(activity::routes())
         .merge(tasks::routes())
+        .layer(axum::middleware::from_fn(xml::negotiate))
 }
 
 /// Adds a v2 resource (`path` after `/api/v2`) at both of its places.

@@ -285,19 +285,37 @@ impl Store for SqliteStore {
     }
 
     // --- callbacks ----------------------------------------------------------------------------
-    async fn due_callbacks(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Callback>> {
-        callbacks::due_callbacks(self, now, limit).await
+    async fn claim_callbacks(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Callback>> {
+        callbacks::claim_callbacks(self, node, now, limit, lease).await
+    }
+
+    async fn release_callbacks(&self, node: &str) -> Result<u64> {
+        callbacks::release_callbacks(self, node).await
     }
 
     async fn next_callback_due(&self) -> Result<Option<DateTime<Utc>>> {
         callbacks::next_callback_due(self).await
     }
 
-    async fn record_delivery(&self, id: Uuid, delivery: Delivery) -> Result<()> {
-        callbacks::record_delivery(self, id, delivery).await
+    async fn record_delivery(&self, id: Uuid, attempt: &Attempt, delivery: Delivery) -> Result<()> {
+        callbacks::record_delivery(self, id, attempt, delivery).await
     }
 
-    async fn run_callbacks(&self, run_id: Uuid) -> Result<Vec<(Callback, String, Option<String>)>> {
-        callbacks::run_callbacks(self, run_id).await
+    async fn get_callback(&self, id: Uuid) -> Result<Option<Callback>> {
+        callbacks::get_callback(self, id).await
+    }
+
+    async fn list_callbacks(&self, run_id: Uuid) -> Result<Vec<(Callback, Vec<Attempt>)>> {
+        callbacks::list_callbacks(self, run_id).await
+    }
+
+    async fn resend_callback(&self, id: Uuid, now: DateTime<Utc>) -> Result<Callback> {
+        callbacks::resend_callback(self, id, now).await
     }
 }

@@ -1,6 +1,6 @@
 //! Conversions between SQLite rows and domain types.
 
-use super::{Callback, Result, StoreError};
+use super::{Attempt, Callback, Result, StoreError};
 use crate::domain::{
     Connection, Counters, LogLevel, LogLine, Org, Run, RunState, StopMode, Task, Trigger, User,
 };
@@ -141,9 +141,29 @@ pub(super) fn callback(row: &SqliteRow) -> Result<Callback> {
         id: uuid(row, "id")?,
         run_id: uuid(row, "run_id")?,
         url: row.try_get("url")?,
+        state: row.try_get("state")?,
         attempts: row.try_get("attempts")?,
+        round_attempts: row.try_get("round_attempts")?,
+        round_started_at: from_micros(
+            row.try_get::<Option<i64>, _>("round_started_at")?
+                .unwrap_or(row.try_get("created_at")?),
+        ),
         next_attempt_at: from_micros(row.try_get("next_attempt_at")?),
         created_at: from_micros(row.try_get("created_at")?),
+        last_error: row.try_get("last_error")?,
+        delivered_at: row
+            .try_get::<Option<i64>, _>("delivered_at")?
+            .map(from_micros),
+    })
+}
+
+pub(super) fn attempt(row: &SqliteRow) -> Result<Attempt> {
+    Ok(Attempt {
+        number: row.try_get("attempt")?,
+        started_at: from_micros(row.try_get("started_at")?),
+        ended_at: from_micros(row.try_get("ended_at")?),
+        status: row.try_get("status_code")?,
+        error: row.try_get("error")?,
     })
 }
 

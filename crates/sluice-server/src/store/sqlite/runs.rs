@@ -56,12 +56,14 @@ async fn end_in(tx: &mut Transaction<'_, Sqlite>, run: &mut Run) -> Result<()> {
     save_run(tx, run).await?;
     if let Some(url) = &run.callback_url {
         sqlx::query(
-            "INSERT INTO callbacks (id, run_id, url, state, next_attempt_at, created_at)
-             VALUES (?, ?, ?, 'pending', ?, ?)",
+            "INSERT INTO callbacks
+               (id, run_id, url, state, next_attempt_at, created_at, round_started_at)
+             VALUES (?, ?, ?, 'pending', ?, ?, ?)",
         )
         .bind(Uuid::now_v7().to_string())
         .bind(run.id.to_string())
         .bind(url)
+        .bind(micros(now))
         .bind(micros(now))
         .bind(micros(now))
         .execute(&mut **tx)
