@@ -22,9 +22,8 @@ impl App {
         let mut tasks: HashMap<Uuid, Option<Task>> = HashMap::new();
         let mut out = Vec::with_capacity(runs.len());
         for run in runs {
-            if !tasks.contains_key(&run.task_id) {
-                let task = self.store.get_task(org_id, run.task_id).await?;
-                tasks.insert(run.task_id, task);
+            if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(run.task_id) {
+                slot.insert(self.store.get_task(org_id, run.task_id).await?);
             }
             let task = tasks[&run.task_id].clone();
             out.push((run, task));

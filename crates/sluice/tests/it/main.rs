@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod callback_delivery;
 mod callbacks;
 mod cli;
 mod crash;
