@@ -9,6 +9,7 @@ pub mod param_file;
 pub mod params;
 pub mod run;
 pub mod task;
+pub mod taskflow;
 
 pub use connection::{Connection, ConnectionConfig, ConnectionType, Secret};
 pub use identity::{Org, User};

@@ -150,6 +150,12 @@ impl App {
         Ok((token, principal))
     }
 
+    /// The caller behind a user name and password (HTTP Basic, where an API allows it).
+    pub async fn authenticate_password(&self, username: &str, password: &str) -> Result<Principal> {
+        let user = self.check_password(username, password).await?;
+        self.principal(user).await
+    }
+
     /// The user with this name and password.
     async fn check_password(&self, username: &str, password: &str) -> Result<User> {
         let bad = || ServiceError::Unauthorized("user name or password is not valid".into());

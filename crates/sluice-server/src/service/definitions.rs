@@ -231,8 +231,16 @@ pub fn check_definition(spec: &TaskSpec) -> Problems {
                 Ok(def) => problems.extend(load_checks::check_masking(&def)),
             }
         }
+        TaskType::Workflow => {
+            match serde_path_to_error::deserialize::<_, crate::domain::taskflow::TaskflowDef>(
+                spec.definition.clone(),
+            ) {
+                Err(e) => problems.push(at_path(e.path(), e.inner())),
+                Ok(def) => problems.extend(def.problems()),
+            }
+        }
         other => problems.push(format!(
-            "type: {other} tasks are not supported by this version of Sluice yet (MTT, DSS, DRS and DMASK are)"
+            "type: {other} tasks are not supported by this version of Sluice yet (MTT, DSS, DRS, DMASK and WORKFLOW are)"
         )),
     }
     problems

@@ -11,6 +11,7 @@ mod files;
 mod load_checks;
 pub mod runs;
 mod tasks;
+pub use tasks::resolve_task_in;
 pub mod views;
 
 pub use auth::{Principal, SessionKind, hash_password};

@@ -2,7 +2,7 @@
 //! run the engine, and record how it ended.
 
 use super::{Worker, WorkerHandle};
-use crate::domain::{LogLevel, Outcome, Run, RunEvent, StopMode, Task};
+use crate::domain::{LogLevel, Outcome, Run, RunEvent, StopMode, Task, TaskType};
 use crate::engine::{self, EngineError, LiveCounters, RunContext, RunLog, StopSignal};
 use crate::service::RunEnded;
 use crate::service::definitions::base_dir;
@@ -10,14 +10,15 @@ use crate::store::{NewLogLine, RunEnd};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// How often buffered log lines are written.
 const LOG_FLUSH: Duration = Duration::from_millis(200);
 
 impl Worker {
-    pub(super) async fn execute(&self, run: Run, h: &WorkerHandle) {
+    /// Runs a claimed run holding `slot` (one of the node's `concurrency`).
+    pub(super) async fn execute(&self, run: Run, h: &WorkerHandle, slot: OwnedSemaphorePermit) {
         let run_id = run.id;
         let signal = StopSignal::default();
         h.running
@@ -29,9 +30,18 @@ impl Worker {
         let drain = tokio::spawn(drain_log(self.store.clone(), run_id, rx, log_done.clone()));
         let counters = Arc::new(LiveCounters::default());
 
+        let mut slot = Some(slot);
         let end = self
-            .drive(&run, signal.clone(), log.clone(), counters.clone())
+            .drive(
+                &run,
+                signal.clone(),
+                log.clone(),
+                counters.clone(),
+                h,
+                &mut slot,
+            )
             .await;
+        drop(slot);
 
         drop(log);
         log_done.cancel();
@@ -57,6 +67,8 @@ impl Worker {
         signal: StopSignal,
         log: RunLog,
         counters: Arc<LiveCounters>,
+        h: &WorkerHandle,
+        slot: &mut Option<OwnedSemaphorePermit>,
     ) -> Option<RunEnd> {
         let fail = |msg: String, counters: &LiveCounters| {
             Some(RunEnd {
@@ -111,7 +123,14 @@ impl Worker {
             lost.clone(),
         ));
         let started = Instant::now();
-        let result = engine::run_task(&task, &ctx).await;
+        let result = if task.task_type == TaskType::Workflow {
+            // A taskflow only waits on its steps, which need slots of their own: holding one
+            // here could leave every slot to taskflows waiting on steps that cannot start.
+            slot.take();
+            self.run_taskflow(run, &task, &ctx, h).await
+        } else {
+            engine::run_task(&task, &ctx).await
+        };
         beat.abort();
         if lost.is_cancelled() {
             log.error("The lease on this run was lost; its result is not recorded here.");

@@ -3,6 +3,7 @@
 
 mod execute;
 mod journal;
+mod taskflow;
 
 use crate::config::WorkerConfig;
 use crate::domain::StopMode;
@@ -109,8 +110,7 @@ impl Worker {
                 Ok(Some(run)) => {
                     let (w, h2) = (self.clone(), h.clone());
                     h.tracker.spawn(async move {
-                        w.execute(run, &h2).await;
-                        drop(permit);
+                        w.execute(run, &h2, permit).await;
                     });
                 }
                 Ok(None) => {

@@ -19,4 +19,5 @@ mod runs;
 mod support;
 mod sync;
 mod sync_stop;
+mod taskflows;
 mod types;

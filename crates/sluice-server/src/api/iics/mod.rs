@@ -14,6 +14,7 @@ mod json;
 mod login;
 mod session;
 mod sessions;
+mod taskflows;
 mod tasks;
 mod xml;
 
@@ -31,6 +32,7 @@ pub fn routes() -> Router<App> {
         .merge(jobs::routes())
         .merge(activity::routes())
         .merge(tasks::routes())
+        .merge(taskflows::routes())
         .layer(axum::middleware::from_fn(xml::negotiate))
 }
 

@@ -31,9 +31,17 @@ impl FromRequestParts<App> for IicsSession {
     type Rejection = V2Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let session_id = session_id(&parts.headers).ok_or_else(V2Error::session)?;
+        if let Some(session_id) = session_id(&parts.headers) {
+            let who = app
+                .authenticate(&session_id)
+                .await
+                .map_err(|_| V2Error::session())?;
+            return Ok(IicsSession { who });
+        }
+        // The taskflow service API also takes HTTP Basic.
+        let (user, password) = basic(&parts.headers).ok_or_else(V2Error::session)?;
         let who = app
-            .authenticate(&session_id)
+            .authenticate_password(&user, &password)
             .await
             .map_err(|_| V2Error::session())?;
         Ok(IicsSession { who })
@@ -49,6 +57,24 @@ impl FromRequestParts<App> for V3Session {
             .map(V3Session)
             .map_err(V3Error)
     }
+}
+
+/// The user name and password of an `Authorization: Basic` header.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
 }
 
 /// This server's base URL (`http://host:port`) for `serverUrl`: the configured public URL, else

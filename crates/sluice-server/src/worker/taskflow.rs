@@ -1,0 +1,206 @@
+//! Running a linear taskflow: each step is a run of its task, queued as a child of the taskflow's
+//! run and waited for; the taskflow stops at the first failed step unless the step says to go on.
+//! A stop of the taskflow is passed to the step running. Every step is kept as a child of the run
+//! (state, times, counters, error) from the start, so steps that never ran show as such.
+
+use super::{Worker, WorkerHandle};
+use crate::domain::taskflow::TaskflowDef;
+use crate::domain::{
+    Counters, NewRun, Outcome, Run, RunChild, RunState, StopMode, Task, TaskType, Trigger,
+};
+use crate::engine::{EngineError, RunContext, context::store_counters};
+use crate::service::resolve_task_in;
+use std::time::Duration;
+
+/// How often a step's state is read when no end is announced (it may run on another node).
+const POLL: Duration = Duration::from_millis(500);
+
+impl Worker {
+    pub(super) async fn run_taskflow(
+        &self,
+        run: &Run,
+        task: &Task,
+        ctx: &RunContext,
+        h: &WorkerHandle,
+    ) -> Result<Outcome, EngineError> {
+        let def: TaskflowDef = serde_json::from_value(task.definition.clone())
+            .map_err(|e| EngineError::Definition(e.to_string()))?;
+        // Every step's task is found before anything runs: a taskflow naming a missing task
+        // fails whole, not half-way.
+        let mut steps = Vec::with_capacity(def.steps.len());
+        for (i, step) in def.steps.iter().enumerate() {
+            let t = resolve_task_in(self.store.as_ref(), run.org_id, &step.task)
+                .await
+                .map_err(|e| EngineError::Definition(format!("steps[{i}] `{}`: {e}", step.task)))?;
+            if t.task_type == TaskType::Workflow {
+                return Err(EngineError::Definition(format!(
+                    "steps[{i}] `{}`: a linear taskflow cannot run another taskflow",
+                    step.task
+                )));
+            }
+            steps.push((step, t));
+        }
+        for (i, (_, t)) in steps.iter().enumerate() {
+            self.put_step(run, i, t, RunState::Queued, None, None)
+                .await?;
+        }
+        let mut totals = Counters::default();
+        let mut with_errors = 0;
+        for (i, (step, t)) in steps.iter().enumerate() {
+            if ctx.stop.requested() {
+                return Err(EngineError::Stopped);
+            }
+            let mut parameters = run.parameters.clone();
+            parameters.extend(step.parameters.clone());
+            let new = NewRun {
+                trigger: Some(Trigger::Taskflow),
+                started_by: format!("taskflow {} (run {})", task.path(), run.run_number),
+                parameters,
+                ..NewRun::default()
+            };
+            let ended = match self.store.create_run(t, new).await {
+                Ok(child) => {
+                    h.wake();
+                    ctx.log.info(format!(
+                        "Step {} `{}` started as its run {}",
+                        i + 1,
+                        t.path(),
+                        child.run_number
+                    ));
+                    self.put_step(run, i, t, RunState::Running, Some(&child), None)
+                        .await?;
+                    let ended = self.wait_step(run, &child, ctx, h).await?;
+                    self.put_step(run, i, t, ended.state, Some(&ended), None)
+                        .await?;
+                    add(&mut totals, &ended.counters);
+                    store_counters(&ctx.counters, &totals);
+                    Ok(ended)
+                }
+                Err(e) => {
+                    let msg = format!("could not start: {e}");
+                    self.put_step(run, i, t, RunState::Failed, None, Some(&msg))
+                        .await?;
+                    Err(msg)
+                }
+            };
+            if ctx.stop.requested() {
+                return Err(EngineError::Stopped);
+            }
+            let problem = match &ended {
+                Ok(r) if r.state == RunState::Completed => None,
+                Ok(r) => Some(format!(
+                    "ended {}{}",
+                    r.state,
+                    r.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                )),
+                Err(msg) => Some(msg.clone()),
+            };
+            let Some(problem) = problem else { continue };
+            let failed = !matches!(&ended, Ok(r) if r.state == RunState::CompletedWithErrors);
+            let line = format!("Step {} `{}` {problem}", i + 1, t.path());
+            if failed && !step.continue_on_error {
+                ctx.log.error(&line);
+                return Err(EngineError::Data(line));
+            }
+            ctx.log.warn(format!("{line}; going on"));
+            with_errors += 1;
+        }
+        Ok(if with_errors == 0 {
+            Outcome::Completed
+        } else {
+            Outcome::CompletedWithErrors
+        })
+    }
+
+    /// Waits for a step's run to end, passing the taskflow's stop on to it.
+    async fn wait_step(
+        &self,
+        run: &Run,
+        child: &Run,
+        ctx: &RunContext,
+        h: &WorkerHandle,
+    ) -> Result<Run, EngineError> {
+        let mut ended = self.ended.subscribe();
+        let mut passed: Option<StopMode> = None;
+        loop {
+            let current = self
+                .store
+                .get_run(run.org_id, child.id)
+                .await
+                .map_err(|e| EngineError::Data(format!("reading a step's run: {e}")))?
+                .ok_or_else(|| EngineError::Data("a step's run disappeared".into()))?;
+            if current.state.is_terminal() {
+                return Ok(current);
+            }
+            let wanted = if ctx.stop.immediate.is_cancelled() {
+                Some(StopMode::Immediate)
+            } else if ctx.stop.graceful.is_cancelled() {
+                Some(StopMode::Graceful)
+            } else {
+                None
+            };
+            if let Some(mode) = wanted
+                && passed != Some(mode)
+            {
+                let by = format!("the taskflow's stop (run {})", run.run_number);
+                match self
+                    .store
+                    .request_stop(run.org_id, child.id, mode, &by)
+                    .await
+                {
+                    Ok(_) => h.signal_stop(child.id, mode),
+                    Err(e) => tracing::warn!(run = %child.id, error = %e, "stopping a step"),
+                }
+                passed = Some(mode);
+                continue;
+            }
+            tokio::select! {
+                _ = ended.recv() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = ctx.stop.graceful.cancelled(), if passed.is_none() => {}
+                _ = ctx.stop.immediate.cancelled(), if passed != Some(StopMode::Immediate) => {}
+            }
+        }
+    }
+
+    async fn put_step(
+        &self,
+        run: &Run,
+        i: usize,
+        task: &Task,
+        state: RunState,
+        child: Option<&Run>,
+        error: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let step = RunChild {
+            run_id: run.id,
+            seq: i as i32 + 1,
+            name: task.path(),
+            state,
+            started_at: child.and_then(|c| c.started_at.or(Some(c.created_at))),
+            ended_at: child.and_then(|c| c.ended_at),
+            counters: child.map(|c| c.counters).unwrap_or_default(),
+            error: error
+                .map(str::to_string)
+                .or_else(|| child.and_then(|c| c.error.clone())),
+        };
+        self.store
+            .put_run_child(&step)
+            .await
+            .map_err(|e| EngineError::Data(format!("recording a step: {e}")))
+    }
+}
+
+fn add(to: &mut Counters, c: &Counters) {
+    to.source_rows_read += c.source_rows_read;
+    to.source_rows_failed += c.source_rows_failed;
+    to.target_rows_written += c.target_rows_written;
+    to.target_rows_failed += c.target_rows_failed;
+    to.inserts += c.inserts;
+    to.updates += c.updates;
+    to.deletes += c.deletes;
+    to.skipped += c.skipped;
+}
