@@ -10,6 +10,12 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // RunAJob's single-dash word options (`-un`) are not clap's: hand them over untouched.
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some("runajob") {
+        init_tracing();
+        return cli::runajob_main(raw[2..].to_vec()).await;
+    }
     let args = cli::Cli::parse();
     init_tracing();
     cli::dispatch(args).await

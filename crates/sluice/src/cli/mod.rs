@@ -6,6 +6,7 @@ mod defs;
 mod logs;
 mod output;
 mod run;
+mod runajob;
 mod runs;
 mod serve;
 mod tasks;
@@ -95,6 +96,15 @@ pub enum Command {
     Export {
         /// Where to write (created when missing; existing files are overwritten).
         dir: PathBuf,
+    },
+    /// Informatica's RunAJob command line over the IICS API: `sluice runajob -t MTT -un task
+    /// [-fp folder] [-w true|nowait] [-u user -p password -bu http://host/ma]` (or
+    /// restenv.properties). Exit codes: 0 success, 1 warning, 3 failure, 4 timeout, 5 error,
+    /// 6 running (nowait), 7 failed to start, 255 (-1) exception.
+    #[command(disable_help_flag = true)]
+    Runajob {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Manage API tokens.
     Token {
@@ -191,6 +201,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Check { connection } => tasks::check(&global, &connection).await,
         Command::Apply { dir } => defs::apply(&global, &dir).await,
         Command::Export { dir } => defs::export(&global, &dir).await,
+        Command::Runajob { args } => return runajob::main(args).await,
         Command::Token {
             command: TokenCommand::Create { name },
         } => token::create(&global, name).await,
@@ -202,6 +213,11 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `sluice runajob ...`, with its arguments as given.
+pub async fn runajob_main(args: Vec<String>) -> ExitCode {
+    runajob::main(args).await
 }
 
 /// Prints an error and its causes on one line.

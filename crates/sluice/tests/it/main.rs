@@ -15,6 +15,7 @@ mod iics_xml;
 mod mapping;
 mod masking;
 mod replicate;
+mod runajob;
 mod runs;
 mod support;
 mod sync;
