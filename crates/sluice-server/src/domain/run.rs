@@ -203,6 +203,20 @@ pub struct Counters {
     pub skipped: u64,
 }
 
+impl Counters {
+    /// Adds another run's (or child's) counters to these: a parent's totals are its children's.
+    pub fn add(&mut self, c: &Counters) {
+        self.source_rows_read += c.source_rows_read;
+        self.source_rows_failed += c.source_rows_failed;
+        self.target_rows_written += c.target_rows_written;
+        self.target_rows_failed += c.target_rows_failed;
+        self.inserts += c.inserts;
+        self.updates += c.updates;
+        self.deletes += c.deletes;
+        self.skipped += c.skipped;
+    }
+}
+
 /// Who or what started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

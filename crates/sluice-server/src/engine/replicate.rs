@@ -129,15 +129,7 @@ pub async fn run(def: &ReplicationDef, ctx: &RunContext) -> Result<Outcome, Engi
 fn sum_into(run: &LiveCounters, kids: &[Arc<LiveCounters>]) {
     let mut total = Counters::default();
     for k in kids {
-        let c = k.snapshot();
-        total.source_rows_read += c.source_rows_read;
-        total.source_rows_failed += c.source_rows_failed;
-        total.target_rows_written += c.target_rows_written;
-        total.target_rows_failed += c.target_rows_failed;
-        total.inserts += c.inserts;
-        total.updates += c.updates;
-        total.deletes += c.deletes;
-        total.skipped += c.skipped;
+        total.add(&k.snapshot());
     }
     context::store_counters(run, &total);
 }

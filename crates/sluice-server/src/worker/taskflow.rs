@@ -72,7 +72,7 @@ impl Worker {
                     let ended = self.wait_step(run, &child, ctx, h).await?;
                     self.put_step(run, i, t, ended.state, Some(&ended), None)
                         .await?;
-                    add(&mut totals, &ended.counters);
+                    totals.add(&ended.counters);
                     store_counters(&ctx.counters, &totals);
                     Ok(ended)
                 }
@@ -192,15 +192,4 @@ impl Worker {
             .await
             .map_err(|e| EngineError::Data(format!("recording a step: {e}")))
     }
-}
-
-fn add(to: &mut Counters, c: &Counters) {
-    to.source_rows_read += c.source_rows_read;
-    to.source_rows_failed += c.source_rows_failed;
-    to.target_rows_written += c.target_rows_written;
-    to.target_rows_failed += c.target_rows_failed;
-    to.inserts += c.inserts;
-    to.updates += c.updates;
-    to.deletes += c.deletes;
-    to.skipped += c.skipped;
 }

@@ -168,6 +168,19 @@ async fn tf_status(server: &TestServer, auth: &(String, String), id: &str) -> Va
     resp.json().await.unwrap()
 }
 
+/// Polls a taskflow run's status until it is no longer RUNNING.
+async fn until_ended(server: &TestServer, auth: &(String, String), id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = tf_status(server, auth, id).await;
+        if s["status"] != "RUNNING" {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_taskflow_service_api_runs_reports_and_terminates() {
     let out = tempfile::tempdir().unwrap();
@@ -191,15 +204,7 @@ async fn the_taskflow_service_api_runs_reports_and_terminates() {
         .trim_end_matches('}')
         .to_string();
     assert!(id.parse::<u128>().is_ok(), "{text}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let done = loop {
-        let s = tf_status(&server, &auth, &id).await;
-        if s["status"] != "RUNNING" {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "{s}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let done = until_ended(&server, &auth, &id).await;
     assert_eq!(done["status"], "SUCCESS", "{done}");
     assert_eq!(done["assetType"], "TASKFLOW");
     assert_eq!(done["assetName"], "tf_ok");
@@ -247,15 +252,7 @@ async fn the_taskflow_service_api_runs_reports_and_terminates() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let s = loop {
-        let s = tf_status(&server, &auth, &id).await;
-        if s["status"] != "RUNNING" {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "{s}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let s = until_ended(&server, &auth, &id).await;
     assert_eq!(s["status"], "STOPPED", "{s}");
     assert_eq!(s["subtasks"][0]["status"], "STOPPED", "{s}");
     let (_, runs) = server.get("/api/v1/runs?task=steps/slow&limit=1").await;
