@@ -10,7 +10,9 @@ mod health;
 pub mod iics;
 mod openapi;
 mod runs;
+pub mod starfish;
 mod tasks;
+mod xml;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery, Auth};
 
@@ -95,6 +97,7 @@ pub fn router(app: App) -> Router {
         .merge(health::routes())
         .nest("/api/v1", v1)
         .merge(iics::routes())
+        .merge(starfish::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -53,6 +53,7 @@ pub async fn start(
                 callback_url: req.callback_url,
                 external_id: req.external_id,
                 trigger: Some(trigger),
+                options: Default::default(),
             },
         )
         .await?;

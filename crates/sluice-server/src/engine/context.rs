@@ -131,6 +131,14 @@ pub struct RunContext {
 }
 
 impl RunContext {
+    /// A number the run was started with as a built-in parameter (`sluice.first_row`,
+    /// `sluice.last_row`, `sluice.threads`), overriding the task's own option.
+    pub fn run_option(&self, name: &str) -> Option<u64> {
+        self.params
+            .get(&format!("sluice.{name}"))
+            .and_then(|v| v.parse().ok())
+    }
+
     /// Substitutes parameters in `text`.
     pub fn substitute(&self, text: &str) -> Result<String, super::EngineError> {
         params::substitute(text, &self.params)

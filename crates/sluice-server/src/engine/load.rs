@@ -282,8 +282,12 @@ fn projection_sql(
             names.push(f.target.clone());
         }
     }
-    let first = options.first_row.unwrap_or(1).max(1);
-    let from = match options.last_row {
+    let first = ctx
+        .run_option("first_row")
+        .or(options.first_row)
+        .unwrap_or(1)
+        .max(1);
+    let from = match ctx.run_option("last_row").or(options.last_row) {
         Some(last) if last < first => "(SELECT * FROM source LIMIT 0) AS source".to_string(),
         Some(last) => format!(
             "(SELECT * FROM source LIMIT {} OFFSET {}) AS source",

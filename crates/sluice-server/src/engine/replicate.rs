@@ -57,7 +57,11 @@ async fn tables(
 pub async fn run(def: &ReplicationDef, ctx: &RunContext) -> Result<Outcome, EngineError> {
     let src = ctx.endpoint(&def.source.connection)?;
     let tables = tables(def, &src, ctx).await?;
-    let threads = def.options.threads.unwrap_or(1).max(1) as usize;
+    let threads = ctx
+        .run_option("threads")
+        .or(def.options.threads.map(u64::from))
+        .unwrap_or(1)
+        .max(1) as usize;
     ctx.log.info(format!(
         "replication ({} mode): {} table(s) from `{}`: {}",
         match def.mode {

@@ -244,6 +244,12 @@ impl App {
             let task = self.store.get_task(run.org_id, run.task_id).await?;
             return Ok((crate::api::iics::callback_body(&run, task.as_ref()), org));
         }
+        if run.trigger == crate::domain::Trigger::Starfish {
+            return Ok((
+                crate::api::starfish::exec_job_response(self, &run).await?,
+                org,
+            ));
+        }
         let view = serde_json::to_value(self.run_view(&run).await)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok((view, org))

@@ -52,14 +52,21 @@ impl App {
 
     /// A run's whole log as text, one `time level message` line each (the session log).
     pub async fn log_text(&self, org_id: Uuid, run_id: Uuid) -> Result<(Run, String)> {
+        self.log_text_at(org_id, run_id, LogLevel::Debug).await
+    }
+
+    /// A run's log as text, lines at `min` or above.
+    pub async fn log_text_at(
+        &self,
+        org_id: Uuid,
+        run_id: Uuid,
+        min: LogLevel,
+    ) -> Result<(Run, String)> {
         let run = self.get_run(org_id, run_id).await?;
         let mut text = String::new();
         let mut after = 0;
         loop {
-            let lines = self
-                .store
-                .read_log(run_id, after, LogLevel::Debug, LOG_PAGE)
-                .await?;
+            let lines = self.store.read_log(run_id, after, min, LOG_PAGE).await?;
             for l in &lines {
                 let _ = writeln!(
                     text,

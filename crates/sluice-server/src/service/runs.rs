@@ -21,10 +21,87 @@ pub struct StartRequest {
     pub callback_url: Option<String>,
     pub external_id: Option<String>,
     pub trigger: Option<Trigger>,
+    pub options: RunOptions,
+}
+
+/// Per-run overrides of how the engine runs the task (Starfish `beginAtRow`, `endAfterRow`,
+/// `threadCount`). Kept with the run as the built-in parameters `sluice.first_row`,
+/// `sluice.last_row` and `sluice.threads`, which the engine reads over the task's options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    pub first_row: Option<u64>,
+    pub last_row: Option<u64>,
+    pub threads: Option<u32>,
+    /// How much of the log is returned with the result: 0 none, 1 warnings and errors, 2 info,
+    /// 3 everything (Starfish `loggingLevel`).
+    pub log_level: Option<u8>,
+}
+
+/// The most writer threads a run may ask for.
+pub const MAX_THREADS: u32 = 16;
+
+impl RunOptions {
+    fn check(&self) -> Result<()> {
+        if self.first_row == Some(0) {
+            return Err(ServiceError::Invalid("first row: rows count from 1".into()));
+        }
+        if let (Some(a), Some(b)) = (self.first_row, self.last_row)
+            && b < a
+        {
+            return Err(ServiceError::Invalid(format!(
+                "last row {b} is before first row {a}"
+            )));
+        }
+        if self.log_level.is_some_and(|l| l > 3) {
+            return Err(ServiceError::Invalid("log level: 0 to 3".into()));
+        }
+        if self
+            .threads
+            .is_some_and(|t| !(1..=MAX_THREADS).contains(&t))
+        {
+            return Err(ServiceError::Invalid(format!(
+                "threads: between 1 and {MAX_THREADS}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn into_parameters(self, to: &mut BTreeMap<String, String>) {
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                to.insert(k.into(), v);
+            }
+        };
+        put("sluice.first_row", self.first_row.map(|v| v.to_string()));
+        put("sluice.last_row", self.last_row.map(|v| v.to_string()));
+        put("sluice.threads", self.threads.map(|v| v.to_string()));
+        put("sluice.log_level", self.log_level.map(|v| v.to_string()));
+    }
 }
 
 /// Longest a single wait may block.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// A run already holding a request's external id: the same request answers it (`false`: nothing
+/// new was created); another request is a conflict.
+fn same_request(
+    existing: Run,
+    task: &Task,
+    parameters: &BTreeMap<String, String>,
+    callback_url: &Option<String>,
+) -> Result<(Run, bool)> {
+    let same = existing.task_id == task.id
+        && &existing.parameters == parameters
+        && &existing.callback_url == callback_url;
+    if same {
+        Ok((existing, false))
+    } else {
+        Err(ServiceError::Conflict(format!(
+            "external id `{}` is already used by another run",
+            existing.external_id.as_deref().unwrap_or_default()
+        )))
+    }
+}
 
 impl App {
     /// Queues a run of `task`. With an external id already used: the same request answers the
@@ -49,6 +126,9 @@ impl App {
                 )));
             }
         }
+        req.options.check()?;
+        let mut parameters = req.parameters.clone();
+        req.options.into_parameters(&mut parameters);
         if let Some(ext) = &req.external_id {
             if ext.is_empty() || ext.len() > 255 {
                 return Err(ServiceError::Invalid(
@@ -56,35 +136,33 @@ impl App {
                 ));
             }
             if let Some(existing) = self.store.get_run_by_external_id(who.org_id(), ext).await? {
-                let same = existing.task_id == task.id
-                    && existing.parameters == req.parameters
-                    && existing.callback_url == req.callback_url;
-                return if same {
-                    Ok((existing, false))
-                } else {
-                    Err(ServiceError::Conflict(format!(
-                        "external id `{ext}` is already used by another run"
-                    )))
-                };
+                return same_request(existing, task, &parameters, &req.callback_url);
             }
         }
         let new = NewRun {
-            external_id: req.external_id,
+            external_id: req.external_id.clone(),
             trigger: req.trigger,
             started_by: who.user.username.clone(),
-            parameters: req.parameters,
-            callback_url: req.callback_url,
+            parameters: parameters.clone(),
+            callback_url: req.callback_url.clone(),
         };
-        let run = self
-            .store
-            .create_run(task, new)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(msg) if msg.contains("does not allow parallel runs") => {
-                    ServiceError::TaskRunning(msg)
-                }
-                other => other.into(),
-            })?;
+        let run = match self.store.create_run(task, new).await {
+            Ok(run) => run,
+            Err(StoreError::Conflict(msg)) if msg.contains("does not allow parallel runs") => {
+                return Err(ServiceError::TaskRunning(msg));
+            }
+            // Two identical requests raced: the store let one in; the other answers with it.
+            Err(StoreError::Conflict(msg)) if msg.contains("external id") => {
+                let ext = req.external_id.as_deref().unwrap_or_default();
+                let existing = self
+                    .store
+                    .get_run_by_external_id(who.org_id(), ext)
+                    .await?
+                    .ok_or(ServiceError::Conflict(msg))?;
+                return same_request(existing, task, &parameters, &req.callback_url);
+            }
+            Err(other) => return Err(other.into()),
+        };
         self.worker.wake();
         Ok((run, true))
     }

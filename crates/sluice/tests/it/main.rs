@@ -17,6 +17,7 @@ mod masking;
 mod replicate;
 mod runajob;
 mod runs;
+mod starfish;
 mod support;
 mod sync;
 mod sync_stop;

@@ -131,6 +131,7 @@ async fn start(
                 callback_url: nonempty(&req.callback_url).map(str::to_string),
                 external_id: None,
                 trigger: Some(Trigger::Iics),
+                options: Default::default(),
             },
         )
         .await?;

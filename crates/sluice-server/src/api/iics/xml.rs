@@ -13,7 +13,6 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::{Map, Value};
@@ -89,90 +88,15 @@ async fn to_xml(resp: Response) -> Response {
     Response::from_parts(parts, Body::from(json_to_xml(&value)))
 }
 
-/// Parses an XML document into the JSON object it stands for.
+/// Parses an XML document into the JSON object it stands for, its root element as `@type`.
 pub fn xml_to_json(text: &str) -> Result<Value, String> {
-    let mut reader = Reader::from_str(text);
-    reader.config_mut().trim_text(true);
-    // Open elements: name, child fields, text.
-    let mut stack: Vec<(String, Map<String, Value>, String)> = Vec::new();
-    let mut root: Option<(String, Value)> = None;
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("at byte {}: {e}", reader.buffer_position()))?;
-        match event {
-            Event::Start(e) => stack.push((local_name(&e)?, Map::new(), String::new())),
-            Event::Empty(e) => attach(&mut stack, &mut root, local_name(&e)?, Value::Null)?,
-            Event::Text(t) => {
-                let text = t.unescape().map_err(|e| e.to_string())?;
-                match stack.last_mut() {
-                    Some(top) => top.2.push_str(&text),
-                    None => return Err(format!("text `{text}` outside the root element")),
-                }
-            }
-            Event::CData(c) => {
-                let text = String::from_utf8(c.into_inner().into_owned())
-                    .map_err(|_| "CDATA is not valid UTF-8".to_string())?;
-                if let Some(top) = stack.last_mut() {
-                    top.2.push_str(&text);
-                }
-            }
-            Event::End(_) => {
-                let (name, fields, text) = stack.pop().ok_or("an end tag without a start")?;
-                let value = if fields.is_empty() {
-                    Value::String(text)
-                } else {
-                    Value::Object(fields)
-                };
-                attach(&mut stack, &mut root, name, value)?;
-            }
-            Event::Eof => break,
-            // Declarations, comments, processing instructions and doctypes carry no data.
-            _ => {}
-        }
-    }
-    if !stack.is_empty() {
-        return Err("the document ends inside an element".into());
-    }
-    let (name, value) = root.ok_or("the document has no element")?;
+    let (name, value) = crate::api::xml::read_document(text)?;
     let mut object = match value {
         Value::Object(m) => m,
         _ => Map::new(),
     };
     object.entry("@type").or_insert_with(|| Value::String(name));
     Ok(Value::Object(object))
-}
-
-fn local_name(e: &BytesStart<'_>) -> Result<String, String> {
-    String::from_utf8(e.local_name().as_ref().to_vec())
-        .map_err(|_| "an element name is not valid UTF-8".to_string())
-}
-
-/// Puts a finished element into its parent; a repeated name becomes an array.
-fn attach(
-    stack: &mut [(String, Map<String, Value>, String)],
-    root: &mut Option<(String, Value)>,
-    name: String,
-    value: Value,
-) -> Result<(), String> {
-    let Some(parent) = stack.last_mut() else {
-        if root.is_some() {
-            return Err("the document has more than one root element".into());
-        }
-        *root = Some((name, value));
-        return Ok(());
-    };
-    match parent.1.get_mut(&name) {
-        None => {
-            parent.1.insert(name, value);
-        }
-        Some(Value::Array(items)) => items.push(value),
-        Some(existing) => {
-            let first = existing.take();
-            *existing = Value::Array(vec![first, value]);
-        }
-    }
-    Ok(())
 }
 
 /// Writes a JSON answer as an XML document.
