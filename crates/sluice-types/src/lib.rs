@@ -95,6 +95,8 @@ pub struct TaskView {
     pub task_type: String,
     pub description: String,
     pub allow_parallel: bool,
+    /// Tasks run after this one when a run asks for its chain (Starfish `chainJobs`).
+    pub chain: Vec<String>,
     /// Default parameter values.
     pub parameters: BTreeMap<String, String>,
     /// The type-specific definition.
@@ -120,6 +122,9 @@ pub struct TaskInput {
     pub description: Option<String>,
     #[serde(default)]
     pub allow_parallel: Option<bool>,
+    /// Tasks run after this one when a run asks for its chain.
+    #[serde(default)]
+    pub chain: Vec<String>,
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
     #[schema(value_type = Object)]

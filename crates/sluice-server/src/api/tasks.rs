@@ -46,6 +46,7 @@ fn spec_from(input: TaskInput) -> Result<TaskSpec, ApiError> {
         task_type,
         description: input.description.unwrap_or_default(),
         allow_parallel: input.allow_parallel.unwrap_or(false),
+        chain: input.chain,
         parameters: input.parameters,
         definition: input.definition,
     };

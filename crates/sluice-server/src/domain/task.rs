@@ -105,6 +105,9 @@ pub struct Task {
     pub task_type: TaskType,
     pub description: String,
     pub allow_parallel: bool,
+    /// Tasks run after this one, in order, when a run asks for its chain (Starfish `chainJobs`):
+    /// `folder/name`, names or ids.
+    pub chain: Vec<String>,
     /// Default values of the task's parameters.
     pub parameters: BTreeMap<String, String>,
     /// The type-specific definition (for MTT, a [`MappingDef`]), as JSON.

@@ -23,6 +23,7 @@ pub struct TaskSpec {
     pub task_type: TaskType,
     pub description: String,
     pub allow_parallel: bool,
+    pub chain: Vec<String>,
     pub parameters: BTreeMap<String, String>,
     pub definition: serde_json::Value,
 }
@@ -134,6 +135,16 @@ fn parse_task(
             false
         }
     };
+    let chain = match obj.remove("chain") {
+        None => Vec::new(),
+        Some(v) => match serde_json::from_value::<Vec<String>>(v) {
+            Ok(c) if c.iter().all(|t| !t.trim().is_empty()) => c,
+            _ => {
+                problems.push("chain: expected a list of task names (`folder/name`)".into());
+                Vec::new()
+            }
+        },
+    };
     let parameters = match obj.remove("parameters") {
         None => BTreeMap::new(),
         Some(v) => match serde_json::from_value::<BTreeMap<String, String>>(v) {
@@ -150,6 +161,7 @@ fn parse_task(
         task_type,
         description,
         allow_parallel,
+        chain,
         parameters,
         definition: rest,
     };
@@ -532,6 +544,10 @@ pub fn task_to_toml(t: &Task) -> String {
         table.insert("description".into(), t.description.clone().into());
     }
     table.insert("allow_parallel".into(), t.allow_parallel.into());
+    if !t.chain.is_empty() {
+        let chain: Vec<toml::Value> = t.chain.iter().map(|c| c.clone().into()).collect();
+        table.insert("chain".into(), chain.into());
+    }
     if !t.parameters.is_empty() {
         let params: toml::Table = t
             .parameters
@@ -600,6 +616,7 @@ impl App {
             task_type: spec.task_type,
             description: spec.description,
             allow_parallel: spec.allow_parallel,
+            chain: spec.chain,
             parameters: spec.parameters,
             definition: spec.definition,
             origin,

@@ -139,6 +139,7 @@ fn export_round_trips() {
         task_type: spec.task_type,
         description: spec.description.clone(),
         allow_parallel: spec.allow_parallel,
+        chain: spec.chain.clone(),
         parameters: spec.parameters.clone(),
         definition: spec.definition.clone(),
         origin: Origin::Api,

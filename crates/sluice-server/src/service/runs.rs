@@ -35,6 +35,8 @@ pub struct RunOptions {
     /// How much of the log is returned with the result: 0 none, 1 warnings and errors, 2 info,
     /// 3 everything (Starfish `loggingLevel`).
     pub log_level: Option<u8>,
+    /// Run the task's chain after it (Starfish `chainJobs`).
+    pub chain_jobs: bool,
 }
 
 /// The most writer threads a run may ask for.
@@ -76,6 +78,10 @@ impl RunOptions {
         put("sluice.last_row", self.last_row.map(|v| v.to_string()));
         put("sluice.threads", self.threads.map(|v| v.to_string()));
         put("sluice.log_level", self.log_level.map(|v| v.to_string()));
+        put(
+            "sluice.chain_jobs",
+            self.chain_jobs.then(|| "true".to_string()),
+        );
     }
 }
 

@@ -22,6 +22,7 @@ pub fn task_view(t: &Task) -> TaskView {
         task_type: t.task_type.code().into(),
         description: t.description.clone(),
         allow_parallel: t.allow_parallel,
+        chain: t.chain.clone(),
         parameters: t.parameters.clone(),
         definition: t.definition.clone(),
         origin: origin_label(&t.origin),

@@ -129,7 +129,8 @@ impl Worker {
             slot.take();
             self.run_taskflow(run, &task, &ctx, h).await
         } else {
-            engine::run_task(&task, &ctx).await
+            let result = engine::run_task(&task, &ctx).await;
+            self.then_chain(run, &task, &ctx, h, result).await
         };
         beat.abort();
         if lost.is_cancelled() {
@@ -208,6 +209,31 @@ impl Worker {
             error,
             counters: c,
         })
+    }
+
+    /// Runs the task's chain when the run asks for it and the task's own work did not fail.
+    async fn then_chain(
+        &self,
+        run: &Run,
+        task: &Task,
+        ctx: &RunContext,
+        h: &WorkerHandle,
+        result: Result<Outcome, EngineError>,
+    ) -> Result<Outcome, EngineError> {
+        let wanted = run.parameters.get("sluice.chain_jobs").map(String::as_str) == Some("true");
+        match result {
+            Ok(own @ (Outcome::Completed | Outcome::CompletedWithErrors))
+                if wanted && !task.chain.is_empty() =>
+            {
+                let chain = self.run_chain(run, task, ctx, h).await?;
+                Ok(if own == Outcome::Completed {
+                    chain
+                } else {
+                    own
+                })
+            }
+            other => other,
+        }
     }
 
     async fn context(

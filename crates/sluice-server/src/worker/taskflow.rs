@@ -4,7 +4,7 @@
 //! (state, times, counters, error) from the start, so steps that never ran show as such.
 
 use super::{Worker, WorkerHandle};
-use crate::domain::taskflow::TaskflowDef;
+use crate::domain::taskflow::{Step, TaskflowDef};
 use crate::domain::{
     Counters, NewRun, Outcome, Run, RunChild, RunState, StopMode, Task, TaskType, Trigger,
 };
@@ -40,6 +40,52 @@ impl Worker {
             }
             steps.push((step, t));
         }
+        let label = format!("taskflow {} (run {})", task.path(), run.run_number);
+        self.run_steps(run, &label, &steps, ctx, h, true).await
+    }
+
+    /// Runs the chain of `task` after its own work (Starfish `chainJobs`): each chained task a
+    /// step that must succeed for the next to run. The run's counters stay the task's own.
+    pub(super) async fn run_chain(
+        &self,
+        run: &Run,
+        task: &Task,
+        ctx: &RunContext,
+        h: &WorkerHandle,
+    ) -> Result<Outcome, EngineError> {
+        let mut steps = Vec::with_capacity(task.chain.len());
+        for (i, reference) in task.chain.iter().enumerate() {
+            let t = resolve_task_in(self.store.as_ref(), run.org_id, reference)
+                .await
+                .map_err(|e| EngineError::Definition(format!("chain[{i}] `{reference}`: {e}")))?;
+            if t.task_type == TaskType::Workflow || t.id == task.id {
+                return Err(EngineError::Definition(format!(
+                    "chain[{i}] `{reference}`: a chain holds other jobs, not taskflows or itself"
+                )));
+            }
+            let step = Step {
+                task: reference.clone(),
+                continue_on_error: false,
+                parameters: Default::default(),
+            };
+            steps.push((step, t));
+        }
+        let steps: Vec<(&Step, Task)> = steps.iter().map(|(s, t)| (s, t.clone())).collect();
+        let label = format!("the chain of {} (run {})", task.path(), run.run_number);
+        self.run_steps(run, &label, &steps, ctx, h, false).await
+    }
+
+    /// Runs `steps` one after another as runs of their tasks, kept as children of `run`; with
+    /// `sum`, the run's counters are the sum of its steps'.
+    async fn run_steps(
+        &self,
+        run: &Run,
+        label: &str,
+        steps: &[(&Step, Task)],
+        ctx: &RunContext,
+        h: &WorkerHandle,
+        sum: bool,
+    ) -> Result<Outcome, EngineError> {
         for (i, (_, t)) in steps.iter().enumerate() {
             self.put_step(run, i, t, RunState::Queued, None, None)
                 .await?;
@@ -50,11 +96,17 @@ impl Worker {
             if ctx.stop.requested() {
                 return Err(EngineError::Stopped);
             }
-            let mut parameters = run.parameters.clone();
+            // Built-in options (row ranges, chains) belong to this run, not to its steps.
+            let mut parameters: std::collections::BTreeMap<String, String> = run
+                .parameters
+                .iter()
+                .filter(|(k, _)| !k.starts_with("sluice."))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             parameters.extend(step.parameters.clone());
             let new = NewRun {
                 trigger: Some(Trigger::Taskflow),
-                started_by: format!("taskflow {} (run {})", task.path(), run.run_number),
+                started_by: label.to_string(),
                 parameters,
                 ..NewRun::default()
             };
@@ -73,7 +125,9 @@ impl Worker {
                     self.put_step(run, i, t, ended.state, Some(&ended), None)
                         .await?;
                     totals.add(&ended.counters);
-                    store_counters(&ctx.counters, &totals);
+                    if sum {
+                        store_counters(&ctx.counters, &totals);
+                    }
                     Ok(ended)
                 }
                 Err(e) => {

@@ -132,7 +132,13 @@ async fn setup(
     let defs = defs_dir(&[
         ("connections/pg.toml", &pg_connection_file()),
         ("orders.csv", CSV),
-        ("sf/by_country.toml", &job_file(by_country, true)),
+        (
+            "sf/by_country.toml",
+            &job_file(by_country, true).replace(
+                "allow_parallel = true\n",
+                "allow_parallel = true\nchain = [\"other/plain\"]\n",
+            ),
+        ),
         ("other/plain.toml", &job_file(plain, false)),
     ]);
     let server = TestServer::start_with(defs.path(), None, &[]).await;
@@ -478,4 +484,47 @@ async fn run_ids_are_idempotent_and_every_bad_request_is_refused() {
             .collect();
         assert_eq!(ids, vec![3, 4, 5, 6], "threadCount {threads}");
     }
+}
+
+#[tokio::test]
+async fn chained_jobs_run_in_order_and_results_lists_each() {
+    let Some(pg) = pg().await else { return };
+    let (t1, t2) = (table_name("sf_chain_a"), table_name("sf_chain_b"));
+    let (server, _defs, (project, job), _) = setup(&t1, &t2).await;
+    let sf = Starfish::connect(&server).await;
+    // Without chainJobs: the job alone.
+    let alone = guid();
+    let (s, a) = sf
+        .json(
+            "/v1/ExecuteJobAsync",
+            json!({"runID": alone, "projectID": project, "jobID": job, "argument": "US"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{a}");
+    sf.until_done(&alone).await;
+    assert_eq!(sf.results(&alone).await.1.as_array().unwrap().len(), 1);
+    // With it: the job, then the chained one, each with its own result.
+    let run = guid();
+    let (s, a) = sf.json("/v1/ExecuteJobAsync", json!({"runID": run, "projectID": project, "jobID": job, "argument": "DE", "chainJobs": true})).await;
+    assert_eq!(s, 200, "{a}");
+    sf.until_done(&run).await;
+    let (_, results) = sf.results(&run).await;
+    let list = results.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{results}");
+    assert_eq!(
+        (list[0]["status"].as_str(), list[0]["inserts"].as_i64()),
+        (Some("Complete"), Some(count_in_csv("DE")))
+    );
+    assert_eq!(list[1]["jobName"], "other/plain");
+    assert_eq!(
+        (list[1]["status"].as_str(), list[1]["inserts"].as_i64()),
+        (Some("Complete"), Some(10)),
+        "{results}"
+    );
+    let n: i64 = pg
+        .query_one(&format!("SELECT count(*) FROM {t2}"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 10, "the chained job loaded every row");
 }

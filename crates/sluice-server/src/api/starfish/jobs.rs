@@ -3,7 +3,7 @@
 use super::StarfishAuth;
 use super::fields::{boolean, guid, number, text};
 use super::format::{Format, StarfishError, read_body, reply};
-use super::shapes::{exec_job_response, results_response};
+use super::shapes::{exec_job_response, results_for_chained, results_response};
 use crate::domain::{Run, Task, Trigger};
 use crate::service::runs::{MAX_THREADS, MAX_WAIT, RunOptions, StartRequest};
 use crate::service::{App, ServiceError};
@@ -52,9 +52,7 @@ fn job_request(m: &Map<String, Value>, sync: bool) -> Result<JobRequest, String>
     let run = guid(m, "runID")?;
     let project = guid(m, "projectID")?;
     let job = guid(m, "jobID")?;
-    if boolean(m, "chainJobs")? == Some(true) {
-        return Err("chainJobs is not supported by this version of Sluice yet".into());
-    }
+    let chain_jobs = boolean(m, "chainJobs")?.unwrap_or(false);
     let level = number(m, "loggingLevel")?;
     if level.is_some_and(|l| !(0..=3).contains(&l)) {
         return Err("loggingLevel must be 0 (none), 1 (low), 2 (medium) or 3 (high)".into());
@@ -96,6 +94,7 @@ fn job_request(m: &Map<String, Value>, sync: bool) -> Result<JobRequest, String>
             last_row,
             threads,
             log_level: level.map(|l| l as u8),
+            chain_jobs,
         },
         webhook,
     })
@@ -271,7 +270,10 @@ async fn results(
                 f,
             )
         })?;
-    let list = vec![results_response(&run)];
+    // One result per job of the run: its own, then each chained job's.
+    let mut list = vec![results_response(&run)];
+    let chained = app.run_children(run.id).await.map_err(|e| error(e, f))?;
+    list.extend(chained.iter().map(|c| results_for_chained(&run, c)));
     Ok(reply(
         StatusCode::OK,
         "resultsResponse",

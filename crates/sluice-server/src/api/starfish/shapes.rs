@@ -6,9 +6,9 @@
 //! `skips` = rows left alone on purpose (unchanged, or keys that matched nothing); `ignores` = 0
 //! (Sluice counts updates that matched nothing among the skips).
 
-use crate::domain::{Counters, LogLevel, Run, RunState};
+use crate::domain::{Counters, LogLevel, Run, RunChild, RunState};
 use crate::service::{App, ServiceError};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 /// Starfish's word for a run's state.
@@ -25,10 +25,14 @@ pub fn status(s: RunState) -> &'static str {
 
 /// A duration as .NET writes a TimeSpan: `hh:mm:ss.fff`.
 fn run_time(run: &Run) -> Value {
-    let Some(start) = run.started_at else {
+    span(run.started_at, run.ended_at)
+}
+
+fn span(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Value {
+    let Some(start) = start else {
         return Value::Null;
     };
-    let ms = (run.ended_at.unwrap_or_else(Utc::now) - start)
+    let ms = (end.unwrap_or_else(Utc::now) - start)
         .num_milliseconds()
         .max(0);
     json!(format!(
@@ -80,6 +84,24 @@ pub fn results_response(run: &Run) -> Value {
     m.insert("runTime".into(), run_time(run));
     m.insert("status".into(), json!(status(run.state)));
     counts(&mut m, &run.counters);
+    Value::Object(m)
+}
+
+/// The `resultsResponse` of a job chained in a run (a child of the run).
+pub fn results_for_chained(run: &Run, c: &RunChild) -> Value {
+    let mut m = Map::new();
+    m.insert("runID".into(), json!(run_id(run)));
+    m.insert("jobName".into(), json!(c.name));
+    m.insert(
+        "startTime".into(),
+        json!(
+            c.started_at
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        ),
+    );
+    m.insert("runTime".into(), span(c.started_at, c.ended_at));
+    m.insert("status".into(), json!(status(c.state)));
+    counts(&mut m, &c.counters);
     Value::Object(m)
 }
 

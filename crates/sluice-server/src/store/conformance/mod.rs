@@ -51,6 +51,7 @@ pub fn sample_task(org_id: Uuid, folder: &str, name: &str, allow_parallel: bool)
         task_type: TaskType::Mapping,
         description: "conformance".into(),
         allow_parallel,
+        chain: vec!["cb/next".into()],
         parameters: BTreeMap::from([("p".to_string(), "1".to_string())]),
         definition: serde_json::json!({"sources": [], "target": {"format": "csv", "path": "x"}}),
         origin: Origin::Api,

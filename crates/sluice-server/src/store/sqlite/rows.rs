@@ -67,6 +67,7 @@ pub(super) fn task(row: &SqliteRow) -> Result<Task> {
         task_type: parsed(row, "task_type")?,
         description: row.try_get("description")?,
         allow_parallel: row.try_get("allow_parallel")?,
+        chain: json(row, "chain")?,
         parameters: json(row, "parameters")?,
         definition: json(row, "definition")?,
         origin: json(row, "origin")?,

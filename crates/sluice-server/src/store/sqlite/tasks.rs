@@ -17,8 +17,8 @@ async fn one_task(s: &SqliteStore, sql: &str, binds: &[&str]) -> Result<Option<T
 pub(super) async fn create_task(s: &SqliteStore, t: &Task) -> Result<()> {
     sqlx::query(
         "INSERT INTO tasks (id, org_id, short_id, folder, name, task_type, description,
-            allow_parallel, parameters, definition, origin, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            allow_parallel, parameters, definition, origin, created_at, updated_at, chain)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(t.id.to_string())
     .bind(t.org_id.to_string())
@@ -33,6 +33,7 @@ pub(super) async fn create_task(s: &SqliteStore, t: &Task) -> Result<()> {
     .bind(json_text(&t.origin))
     .bind(micros(t.created_at))
     .bind(micros(t.updated_at))
+    .bind(json_text(&t.chain))
     .execute(&s.write)
     .await
     .map_err(|e| {
@@ -46,7 +47,8 @@ pub(super) async fn create_task(s: &SqliteStore, t: &Task) -> Result<()> {
 pub(super) async fn update_task(s: &SqliteStore, t: &Task) -> Result<()> {
     let done = sqlx::query(
         "UPDATE tasks SET folder = ?, name = ?, task_type = ?, description = ?,
-            allow_parallel = ?, parameters = ?, definition = ?, origin = ?, updated_at = ?
+            allow_parallel = ?, parameters = ?, definition = ?, origin = ?, updated_at = ?,
+            chain = ?
          WHERE id = ? AND org_id = ?",
     )
     .bind(&t.folder)
@@ -58,6 +60,7 @@ pub(super) async fn update_task(s: &SqliteStore, t: &Task) -> Result<()> {
     .bind(json_text(&t.definition))
     .bind(json_text(&t.origin))
     .bind(micros(t.updated_at))
+    .bind(json_text(&t.chain))
     .bind(t.id.to_string())
     .bind(t.org_id.to_string())
     .execute(&s.write)
