@@ -108,6 +108,15 @@ pub struct TaskView {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A task's new inbound webhook key, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebhookKey {
+    /// Send as the `X-Webhook-Key` header (or `key` query parameter) to `/v1/Webhook`.
+    pub key: String,
+    pub starfish_project_id: Uuid,
+    pub starfish_job_id: Uuid,
+}
+
 /// A task to create or replace.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
         auth::login, auth::create_token, auth::me, auth::list_orgs, auth::create_org,
         auth::list_users, auth::create_user,
         tasks::list, tasks::create, tasks::read, tasks::update, tasks::remove, tasks::export,
+        tasks::webhook_key,
         connections::list, connections::create, connections::read, connections::update,
         connections::remove, connections::check,
         definitions::apply, definitions::export,

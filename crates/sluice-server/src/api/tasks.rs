@@ -12,13 +12,17 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router, routing::get};
 use serde::Deserialize;
-use sluice_types::{TaskInput, TaskView};
+use sluice_types::{TaskInput, TaskView, WebhookKey};
 
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/tasks", get(list).post(create))
         .route("/tasks/{task}", get(read).put(update).delete(remove))
         .route("/tasks/{task}/export", get(export))
+        .route(
+            "/tasks/{task}/webhook-key",
+            axum::routing::post(webhook_key),
+        )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -137,6 +141,24 @@ pub async fn remove(
     let task = app.resolve_task(who.org_id(), &reference).await?;
     app.delete_task(who.org_id(), task.id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new inbound webhook key for the task (Starfish `v1/Webhook` callers that cannot log in),
+/// replacing the old one. The key is shown only in this answer.
+#[utoipa::path(post, path = "/api/v1/tasks/{task}/webhook-key", tag = "tasks", params(("task" = String, Path)),
+    security(("bearer" = [])), responses((status = 200, body = WebhookKey)))]
+pub async fn webhook_key(
+    State(app): State<App>,
+    Auth(who): Auth,
+    ApiPath(reference): ApiPath<String>,
+) -> ApiResult<Json<WebhookKey>> {
+    let task = app.resolve_task(who.org_id(), &reference).await?;
+    let key = app.rotate_webhook_key(&task).await?;
+    Ok(Json(WebhookKey {
+        key,
+        starfish_project_id: task.folder_id(),
+        starfish_job_id: task.id,
+    }))
 }
 
 /// The task as its definition file (TOML).

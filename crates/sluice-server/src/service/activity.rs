@@ -45,6 +45,11 @@ impl App {
         Ok(self.store.get_task(org_id, id).await?)
     }
 
+    /// A task by its UUID whatever its org (for callers proven by a key, not a user).
+    pub async fn find_task_by_any_org(&self, id: Uuid) -> Result<Option<Task>> {
+        Ok(self.store.get_task_any_org(id).await?)
+    }
+
     /// A run's children (the tables of a replication, the steps of a taskflow), in order.
     pub async fn run_children(&self, run_id: Uuid) -> Result<Vec<RunChild>> {
         Ok(self.store.list_run_children(run_id).await?)

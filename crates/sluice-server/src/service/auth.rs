@@ -10,6 +10,7 @@ use rand::distributions::Alphanumeric;
 use rand::{Rng, rngs::OsRng};
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use uuid::Uuid;
 
 /// The kinds of login session: each API's sessions live by its own rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +214,42 @@ impl App {
                 ServiceError::Unauthorized("the token is not valid or has expired".into())
             })?;
         Ok((self.principal(user).await?, expires))
+    }
+
+    /// A new inbound webhook key for a task, replacing the old one; shown only now (the store
+    /// keeps its SHA-256).
+    pub async fn rotate_webhook_key(&self, task: &crate::domain::Task) -> Result<String> {
+        let key = format!("whk_{}", random_string(40));
+        self.store
+            .set_webhook_key(task.id, &token_hash(&key))
+            .await?;
+        Ok(key)
+    }
+
+    /// The caller behind a task's webhook key: a stand-in user named `webhook` of the task's org,
+    /// allowed to start that task only (the caller checks the task).
+    pub async fn webhook_principal(
+        &self,
+        task: &crate::domain::Task,
+        key: &str,
+    ) -> Result<Principal> {
+        if !self
+            .store
+            .webhook_key_matches(task.id, &token_hash(key.trim()))
+            .await?
+        {
+            return Err(ServiceError::Unauthorized(
+                "the webhook key is not valid for this job".into(),
+            ));
+        }
+        self.principal(User {
+            id: Uuid::nil(),
+            org_id: task.org_id,
+            username: "webhook".into(),
+            is_admin: false,
+            created_at: Utc::now(),
+        })
+        .await
     }
 
     /// Ends one session (logout); answers whether it existed.

@@ -183,6 +183,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_task(&self, task: &Task) -> Result<()>;
     async fn delete_task(&self, org_id: Uuid, id: Uuid) -> Result<()>;
     async fn get_task(&self, org_id: Uuid, id: Uuid) -> Result<Option<Task>>;
+    /// A task whatever its org (a webhook key names its task before anything says the org).
+    async fn get_task_any_org(&self, id: Uuid) -> Result<Option<Task>>;
     async fn get_task_by_short_id(&self, org_id: Uuid, short_id: &str) -> Result<Option<Task>>;
     async fn get_task_by_path(
         &self,
@@ -268,6 +270,12 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets every high-water mark of a task, so its next incremental run starts from the
     /// beginning (a full reload resets them). Answers how many there were.
     async fn clear_watermarks(&self, task_id: Uuid) -> Result<u64>;
+
+    // --- webhook keys ---------------------------------------------------------------------
+    /// Keeps the hash of a task's new webhook key, replacing any earlier one.
+    async fn set_webhook_key(&self, task_id: Uuid, key_hash: &str) -> Result<()>;
+    /// Whether `key_hash` is the task's current webhook key.
+    async fn webhook_key_matches(&self, task_id: Uuid, key_hash: &str) -> Result<bool>;
 
     // --- callbacks ------------------------------------------------------------------------
     /// Claims up to `limit` callbacks due at `now` for `node` until `now + lease`, oldest due

@@ -528,3 +528,83 @@ async fn chained_jobs_run_in_order_and_results_lists_each() {
         .get(0);
     assert_eq!(n, 10, "the chained job loaded every row");
 }
+
+#[tokio::test]
+async fn the_inbound_webhook_takes_the_raw_body_with_a_token_or_the_jobs_key() {
+    let Some(pg) = pg().await else { return };
+    let (t1, t2) = (table_name("sf_hook_a"), table_name("sf_hook_b"));
+    let (server, _defs, (project, job), (p2, plain)) = setup(&t1, &t2).await;
+    let sf = Starfish::connect(&server).await;
+    let hook = |q: String| format!("{}/v1/Webhook?instance=prod&projectid={q}", sf.url);
+
+    // With the bearer token: the raw body is the argument.
+    let resp = sf
+        .http
+        .post(hook(format!("{project}&jobid={job}")))
+        .bearer_auth(&sf.token)
+        .body("FR")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let a: Value = resp.json().await.unwrap();
+    assert_eq!(a["started"], true, "{a}");
+    let done = sf.until_done(a["runID"].as_str().unwrap()).await;
+    assert_eq!(done["inserts"], count_in_csv("FR"), "{done}");
+
+    // With the job's key, which opens that job only, and only until it is rotated.
+    let (s, k) = server
+        .post(&format!("/api/v1/tasks/{job}/webhook-key"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{k}");
+    let key = k["key"].as_str().unwrap().to_string();
+    assert_eq!(k["starfish_job_id"], job.as_str());
+    let resp = sf
+        .http
+        .post(hook(format!("{project}&jobid={job}")))
+        .header("x-webhook-key", &key)
+        .body("US")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let a: Value = resp.json().await.unwrap();
+    sf.until_done(a["runID"].as_str().unwrap()).await;
+    let n: i64 = pg
+        .query_one(
+            &format!("SELECT count(*) FROM {t1} WHERE country = 'US'"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, count_in_csv("US"));
+    let resp = sf
+        .http
+        .post(hook(format!("{p2}&jobid={plain}&key={key}")))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401, "another job's key");
+    let (_, again) = server
+        .post(&format!("/api/v1/tasks/{job}/webhook-key"), json!({}))
+        .await;
+    assert_ne!(again["key"], k["key"]);
+    let resp = sf
+        .http
+        .post(hook(format!("{project}&jobid={job}&key={key}")))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401, "the rotated-away key");
+    let resp = sf
+        .http
+        .post(hook(format!("{project}&jobid={job}")))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401, "neither token nor key");
+}

@@ -227,15 +227,48 @@ async fn execute(
     Ok(reply(StatusCode::OK, "execJobResponse", &body, f))
 }
 
-/// An inbound webhook: the raw body is the job argument; a new run id is made.
+/// An inbound webhook: the raw body is the job argument; a new run id is made. The caller is a
+/// bearer token's user, or holds the job's webhook key (`X-Webhook-Key` or `key=`).
 async fn webhook(
     State(app): State<App>,
-    who: StarfishAuth,
+    auth: Result<StarfishAuth, StarfishError>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Response, StarfishError> {
     let f = Format::of_answer(&headers);
+    let key = headers
+        .get("x-webhook-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| q.get("key").cloned());
+    let who = match (auth, key) {
+        (Ok(who), _) => who,
+        (Err(denied), None) => return Err(denied),
+        (Err(denied), Some(key)) => {
+            let job = q
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("jobid"))
+                .and_then(|(_, v)| Uuid::parse_str(v.trim()).ok())
+                .ok_or(denied)?;
+            let task = app
+                .find_task_by_any_org(job)
+                .await
+                .map_err(|e| error(e, f))?
+                .ok_or_else(|| {
+                    StarfishError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "The webhook key is not valid for this job.",
+                        f,
+                    )
+                })?;
+            let who = app
+                .webhook_principal(&task, &key)
+                .await
+                .map_err(|e| error(e, f))?;
+            StarfishAuth(who)
+        }
+    };
     let mut m: Map<String, Value> = q
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))

@@ -33,6 +33,7 @@ pub async fn run_all(store: &dyn Store) {
     callbacks::callbacks(store, org.id).await;
     children::children(store, org.id).await;
     watermarks::watermarks(store, org.id).await;
+    watermarks::webhook_keys(store, org.id).await;
     identity::org_isolation(store).await;
 }
 

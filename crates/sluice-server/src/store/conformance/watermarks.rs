@@ -1,4 +1,5 @@
-//! High-water marks: absent, set, replaced, cleared; per task and per object; gone with their task.
+//! High-water marks (absent, set, replaced, cleared; per task and per object; gone with their
+//! task) and webhook keys.
 
 use super::*;
 
@@ -75,4 +76,35 @@ pub(super) async fn watermarks(store: &dyn Store, org: Uuid) {
     store.delete_task(org, t.id).await.unwrap();
     assert_eq!(mark(t.id, "public.a").await, None);
     assert_eq!(mark(other.id, "public.a").await.as_deref(), Some("7"));
+}
+
+/// Webhook keys: none at first, one per task, a new one replaces the old, gone with the task.
+pub(super) async fn webhook_keys(store: &dyn Store, org: Uuid) {
+    let t = sample_task(org, "hooks", "job", true);
+    let other = sample_task(org, "hooks", "other", true);
+    store.create_task(&t).await.unwrap();
+    store.create_task(&other).await.unwrap();
+    let matches = |task: Uuid, key: &'static str| async move {
+        store.webhook_key_matches(task, key).await.unwrap()
+    };
+    assert!(!matches(t.id, "k1").await);
+    store.set_webhook_key(t.id, "k1").await.unwrap();
+    assert!(matches(t.id, "k1").await);
+    assert!(
+        !matches(other.id, "k1").await,
+        "a key opens its own task only"
+    );
+    assert_eq!(
+        store.get_task_any_org(t.id).await.unwrap().map(|x| x.id),
+        Some(t.id)
+    );
+    store.set_webhook_key(t.id, "k2").await.unwrap();
+    assert!(!matches(t.id, "k1").await, "rotated away");
+    assert!(matches(t.id, "k2").await);
+    store.delete_task(org, t.id).await.unwrap();
+    store.set_webhook_key(other.id, "k2").await.unwrap();
+    assert!(
+        matches(other.id, "k2").await,
+        "the deleted task's key went with it"
+    );
 }

@@ -284,6 +284,40 @@ impl Store for SqliteStore {
         logs::read_log(self, run_id, after_seq, min_level, limit).await
     }
 
+    async fn get_task_any_org(&self, id: Uuid) -> Result<Option<Task>> {
+        sqlx::query("SELECT * FROM tasks WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| rows::task(&r))
+            .transpose()
+    }
+
+    // --- webhook keys -------------------------------------------------------------------------
+    async fn set_webhook_key(&self, task_id: Uuid, key_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO webhook_keys (task_id, key_hash, created_at) VALUES (?, ?, ?)
+             ON CONFLICT (task_id) DO UPDATE SET key_hash = excluded.key_hash,
+                created_at = excluded.created_at",
+        )
+        .bind(task_id.to_string())
+        .bind(key_hash)
+        .bind(rows::micros(Utc::now()))
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn webhook_key_matches(&self, task_id: Uuid, key_hash: &str) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM webhook_keys WHERE task_id = ? AND key_hash = ?")
+                .bind(task_id.to_string())
+                .bind(key_hash)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(found.is_some())
+    }
+
     // --- callbacks ----------------------------------------------------------------------------
     async fn claim_callbacks(
         &self,
