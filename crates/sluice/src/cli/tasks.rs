@@ -1,4 +1,5 @@
-//! `sluice tasks`: the task table (path, type, id, IICS task id); `sluice check`: a connection test.
+//! `sluice tasks`: the task table (path, type, id, IICS task id, Starfish project); `sluice check`:
+//! a connection test.
 
 use super::GlobalOpts;
 use super::client::{Client, decode};
@@ -25,13 +26,21 @@ pub async fn list(global: &GlobalOpts, folder: Option<String>) -> Result<ExitCod
 }
 
 fn tasks_table(tasks: &[TaskView]) -> String {
-    let mut table = Table::new(&["PATH", "TYPE", "ID", "IICS ID"]);
+    // The id is also the Starfish job GUID; the folder's id is the Starfish project GUID.
+    let mut table = Table::new(&[
+        "PATH",
+        "TYPE",
+        "ID (STARFISH JOB)",
+        "IICS ID",
+        "STARFISH PROJECT",
+    ]);
     for t in tasks {
         table.row(vec![
             t.path.clone(),
             t.task_type.clone(),
             t.id.to_string(),
             t.iics_task_id.clone(),
+            t.starfish_project_id.to_string(),
         ]);
     }
     table.render()

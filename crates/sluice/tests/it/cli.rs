@@ -62,3 +62,26 @@ async fn run_wait_and_exit_codes() {
     let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert!(v["runs"].as_array().unwrap().len() >= 2);
 }
+
+#[tokio::test]
+async fn the_task_table_shows_every_id_format() {
+    let server = TestServer::start().await;
+    let out = cli(&server, &["tasks", "--folder", "sales"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (_, tasks) = server.get("/api/v1/tasks?folder=sales").await;
+    for t in tasks.as_array().unwrap() {
+        for key in [
+            "path",
+            "id",
+            "iics_task_id",
+            "starfish_job_id",
+            "starfish_project_id",
+        ] {
+            assert!(
+                text.contains(t[key].as_str().unwrap()),
+                "{key} of {t} in\n{text}"
+            );
+        }
+    }
+}

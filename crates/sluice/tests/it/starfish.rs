@@ -608,3 +608,31 @@ async fn the_inbound_webhook_takes_the_raw_body_with_a_token_or_the_jobs_key() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401, "neither token nor key");
 }
+
+#[tokio::test]
+async fn results_of_a_run_still_going_say_so() {
+    let out = tempfile::tempdir().unwrap();
+    let defs = defs_dir(&[(
+        "slow/big.toml",
+        &slow_task(&out.path().join("o.csv"), false),
+    )]);
+    let server = TestServer::start_with(defs.path(), None, &[]).await;
+    let (_, tasks) = server.get("/api/v1/tasks").await;
+    let t = &tasks[0];
+    let sf = Starfish::connect(&server).await;
+    let run = guid();
+    let (s, a) = sf
+        .json("/v1/ExecuteJobAsync", json!({"runID": run, "projectID": t["starfish_project_id"], "jobID": t["starfish_job_id"]}))
+        .await;
+    assert_eq!(s, 200, "{a}");
+    let (s, r) = sf.results(&run).await;
+    assert_eq!(s, 200);
+    let status = r[0]["status"].as_str().unwrap();
+    assert!(["Queued", "Running"].contains(&status), "{r}");
+    // A second start while it runs (the job does not allow parallel runs): not started, with why.
+    let (s, a) = sf
+        .json("/v1/ExecuteJobAsync", json!({"runID": guid(), "projectID": t["starfish_project_id"], "jobID": t["starfish_job_id"]}))
+        .await;
+    assert_eq!((s, a["started"].clone()), (409, json!(false)), "{a}");
+    assert!(!a["error"].as_str().unwrap().is_empty());
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""IICS surface benchmark.
+"""Compatibility surfaces benchmark (IICS and Starfish).
 
-1. Starts: N starts of a tiny mapping task through `POST /saas/api/v2/job` (IICS) and through
-   `POST /api/v1/runs` (native), each with CLIENT_THREADS threads on a fresh server: starts/s,
+1. Starts: N starts of a tiny mapping task through `POST /saas/api/v2/job` (IICS), through
+   `POST /v1/ExecuteJobAsync` (Starfish, a new runID each) and through `POST /api/v1/runs`
+   (native), each with CLIENT_THREADS threads on a fresh server: starts/s,
    runs/s end to end, and accepted -> running latency p50/p99 (server timestamps).
 2. Callbacks: N IICS jobs with a callbackURL to a receiver on loopback, on a server running 32 runs
    at once so the jobs end close together: latency from each run's end (the server's ended_at) to
@@ -10,7 +11,7 @@
 
 usage: iics.py SLUICE_BINARY [N] [CLIENT_THREADS]     stdlib only; each part starts its own server.
 """
-import http.server, json, os, re, subprocess, sys, tempfile, threading, time, urllib.request
+import http.server, json, os, re, subprocess, sys, tempfile, threading, time, urllib.request, uuid
 from datetime import datetime
 
 binary = sys.argv[1]
@@ -66,8 +67,13 @@ def starts(kind):
     try:
         token = call(url, "POST", "/api/v1/auth/login", {"username": "admin", "password": "bench-password"})["token"]
         session = call(url, "POST", "/ma/api/v2/user/login", {"username": "admin", "password": "bench-password"})["icSessionId"]
+        tiny = [t for t in call(url, "GET", "/api/v1/tasks", headers={"authorization": "Bearer " + token}) if t["name"] == "tiny"][0]
         def one():
-            if kind == "iics":
+            if kind == "starfish":
+                call(url, "POST", "/v1/ExecuteJobAsync",
+                     {"runID": str(uuid.uuid4()), "projectID": tiny["starfish_project_id"], "jobID": tiny["starfish_job_id"]},
+                     {"authorization": "Bearer " + token})
+            elif kind == "iics":
                 call(url, "POST", "/saas/api/v2/job", {"@type": "job", "taskName": "tiny", "taskType": "MTT"},
                      {"icSessionId": session})
             else:
@@ -141,5 +147,6 @@ print(f"{n} jobs, {threads} client threads")
 print("| API | starts accepted/s | runs/s end to end | accepted → running p50 ms | p99 ms | completed |")
 print("|---|---:|---:|---:|---:|---:|")
 starts("iics")
+starts("starfish")
 starts("native")
 callbacks()
