@@ -2,6 +2,7 @@
 //! stores or APIs; a worker hands it a [`RunContext`] (parameters, where relative paths resolve,
 //! live counters, a log, stop signals) and gets back an [`Outcome`] or an [`EngineError`].
 
+mod code;
 pub mod context;
 pub mod db;
 pub mod journal;
@@ -69,6 +70,11 @@ pub async fn run_task(task: &Task, ctx: &RunContext) -> Result<Outcome, EngineEr
                 serde_json::from_value(task.definition.clone())
                     .map_err(|e| EngineError::Definition(e.to_string()))?;
             masking::run(&def, ctx).await
+        }
+        TaskType::Code => {
+            let def: crate::domain::code::CodeDef = serde_json::from_value(task.definition.clone())
+                .map_err(|e| EngineError::Definition(e.to_string()))?;
+            code::run(&def, ctx).await
         }
         other => Err(EngineError::Definition(format!(
             "{other} tasks cannot run on this server yet"

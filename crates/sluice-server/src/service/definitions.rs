@@ -243,6 +243,14 @@ pub fn check_definition(spec: &TaskSpec) -> Problems {
                 Ok(def) => problems.extend(load_checks::check_masking(&def)),
             }
         }
+        TaskType::Code => {
+            match serde_path_to_error::deserialize::<_, crate::domain::code::CodeDef>(
+                spec.definition.clone(),
+            ) {
+                Err(e) => problems.push(at_path(e.path(), e.inner())),
+                Ok(def) => problems.extend(def.problems()),
+            }
+        }
         TaskType::Workflow => {
             match serde_path_to_error::deserialize::<_, crate::domain::taskflow::TaskflowDef>(
                 spec.definition.clone(),
@@ -252,7 +260,7 @@ pub fn check_definition(spec: &TaskSpec) -> Problems {
             }
         }
         other => problems.push(format!(
-            "type: {other} tasks are not supported by this version of Sluice yet (MTT, DSS, DRS, DMASK and WORKFLOW are)"
+            "type: {other} tasks are not supported by this version of Sluice yet (MTT, DSS, DRS, DMASK, WORKFLOW and CODE are)"
         )),
     }
     problems

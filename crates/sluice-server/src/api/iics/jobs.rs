@@ -80,6 +80,12 @@ async fn task_of(app: &App, who: &IicsSession, req: &JobRequest) -> Result<Task,
             ),
             other => other.into(),
         })?;
+    if task.task_type == TaskType::Code {
+        return Err(V2Error::bad_request(format!(
+            "Task `{}` is a code task: start it with /disnext/api/v1/CodeTask/Start.",
+            task.path()
+        )));
+    }
     if let Some(ty) = nonempty(&req.task_type) {
         let ty: TaskType = ty
             .parse()

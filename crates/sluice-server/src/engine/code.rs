@@ -1,0 +1,164 @@
+//! Code tasks: runs the task's program on this node in a process group of its own, its output
+//! streamed into the run's log line by line (stdout as info, stderr as warnings), its arguments
+//! passed as a list (never through a shell). A stop ends the whole group (graceful: SIGTERM, then
+//! SIGKILL after the grace period; immediate: SIGKILL), so no child survives the run; so does a
+//! timeout, which fails the run. The exit status decides the outcome.
+
+use super::{EngineError, RunContext};
+use crate::domain::code::CodeDef;
+use crate::domain::{LogLevel, Outcome};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Child;
+
+/// Longest log line kept from a program's output; the rest of a longer line is cut.
+const MAX_LINE: usize = 8192;
+
+enum End {
+    Exited(ExitStatus),
+    Stopped,
+    TimedOut(i64),
+}
+
+pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError> {
+    let program = ctx.substitute(&def.program)?;
+    // Each argument is substituted on its own: a parameter value stays one argument.
+    let args = def
+        .args
+        .iter()
+        .map(|a| ctx.substitute(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dir = match &def.working_dir {
+        Some(d) => ctx.base_dir.join(ctx.substitute(d)?),
+        None => ctx.base_dir.clone(),
+    };
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(&args)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in &def.env {
+        cmd.env(k, ctx.substitute(v)?);
+    }
+    #[cfg(unix)]
+    cmd.process_group(0);
+    let mut child = cmd.spawn().map_err(|e| {
+        EngineError::Data(format!(
+            "could not start `{program}` in {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let pid = child.id().unwrap_or_default();
+    ctx.log.info(format!(
+        "Started `{program}` (pid {pid}) with {} argument(s) in {}",
+        args.len(),
+        dir.display()
+    ));
+    let pumps = [
+        tokio::spawn(pump(child.stdout.take(), ctx.log.clone(), LogLevel::Info)),
+        tokio::spawn(pump(child.stderr.take(), ctx.log.clone(), LogLevel::Warn)),
+    ];
+    let timeout = def.timeout_secs.filter(|t| *t > 0);
+    let deadline = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(Duration::from_secs(t as u64)).await,
+            None => std::future::pending().await,
+        }
+    };
+    let grace = Duration::from_secs(def.stop_grace_secs.unwrap_or(10));
+    let end = tokio::select! {
+        status = child.wait() => End::Exited(status?),
+        _ = ctx.stop.immediate.cancelled() => {
+            signal_group(pid, Signal::Kill);
+            let _ = child.wait().await;
+            End::Stopped
+        }
+        _ = ctx.stop.graceful.cancelled() => {
+            terminate(&mut child, pid, grace, ctx).await;
+            End::Stopped
+        }
+        _ = deadline => {
+            terminate(&mut child, pid, grace, ctx).await;
+            End::TimedOut(timeout.unwrap_or_default())
+        }
+    };
+    // Whatever the program left behind in its group (children that outlived it) goes with it, and
+    // their end closes the output pipes the pumps read.
+    signal_group(pid, Signal::Kill);
+    for p in pumps {
+        let _ = p.await;
+    }
+    match end {
+        End::Exited(s) if s.success() => {
+            ctx.log.info(format!("`{program}` exited with status 0"));
+            Ok(Outcome::Completed)
+        }
+        End::Exited(s) => Err(EngineError::Data(match s.code() {
+            Some(code) => format!("`{program}` exited with status {code}"),
+            None => format!("`{program}` was ended by a signal ({s})"),
+        })),
+        End::Stopped => Err(EngineError::Stopped),
+        End::TimedOut(t) => Err(EngineError::Data(format!(
+            "`{program}` ran past its timeout of {t} s and was stopped"
+        ))),
+    }
+}
+
+/// SIGTERM to the group, SIGKILL after `grace` (or at once when an immediate stop comes).
+async fn terminate(child: &mut Child, pid: u32, grace: Duration, ctx: &RunContext) {
+    signal_group(pid, Signal::Term);
+    tokio::select! {
+        _ = child.wait() => {}
+        _ = tokio::time::sleep(grace) => {
+            ctx.log.warn(format!("still running {} s after SIGTERM: killing it", grace.as_secs()));
+        }
+        _ = ctx.stop.immediate.cancelled() => {}
+    }
+    signal_group(pid, Signal::Kill);
+    let _ = child.wait().await;
+}
+
+/// Copies a pipe into the log, a line at a time, as it comes.
+async fn pump(pipe: Option<impl AsyncRead + Unpin>, log: super::RunLog, level: LogLevel) {
+    let Some(pipe) = pipe else { return };
+    let mut reader = BufReader::new(pipe);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf[..buf.len().min(MAX_LINE)]);
+                log.log(level, line.trim_end_matches(['\n', '\r']).to_string());
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Signal {
+    Term,
+    Kill,
+}
+
+/// Signals every process of the group the program leads (its pid is the group id).
+fn signal_group(pid: u32, signal: Signal) {
+    #[cfg(unix)]
+    {
+        let sig = match signal {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        };
+        if pid > 1 {
+            // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+            unsafe {
+                libc::kill(-(pid as i32), sig);
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (pid, signal);
+}
