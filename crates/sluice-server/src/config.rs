@@ -25,6 +25,41 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub iics: IicsConfig,
     pub notify: NotifyConfig,
+    pub spark: SparkConfig,
+}
+
+/// Where Spark is, for `spark` code tasks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SparkConfig {
+    /// The spark-submit program: a path, or a name looked up in `PATH`; unset = `spark-submit` in
+    /// `$SPARK_HOME/bin` when `SPARK_HOME` is set, else in `PATH`.
+    pub submit: Option<String>,
+    /// The master applications go to unless a task names one.
+    pub master: String,
+}
+
+impl Default for SparkConfig {
+    fn default() -> Self {
+        SparkConfig {
+            submit: None,
+            master: "local[*]".into(),
+        }
+    }
+}
+
+impl SparkConfig {
+    pub fn submit_program(&self) -> String {
+        if let Some(s) = &self.submit {
+            return s.clone();
+        }
+        match std::env::var_os("SPARK_HOME") {
+            Some(home) => Path::new(&home)
+                .join("bin/spark-submit")
+                .display()
+                .to_string(),
+            None => "spark-submit".into(),
+        }
+    }
 }
 
 /// Callback delivery: the retry schedule (IICS's by default), which receivers are allowed, and
@@ -118,6 +153,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             iics: IicsConfig::default(),
             notify: NotifyConfig::default(),
+            spark: SparkConfig::default(),
         }
     }
 }

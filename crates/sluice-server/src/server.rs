@@ -59,6 +59,7 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         node: config.node_name.clone(),
         data_dir: config.data_dir.clone(),
         ended: ended.clone(),
+        spark: config.spark.clone(),
     };
     // Whatever this node held before it (re)started cannot be running any more.
     let boot_handle_store = store.clone();

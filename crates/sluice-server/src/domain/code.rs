@@ -1,6 +1,6 @@
-//! Code tasks (IICS `CODE`): user code Sluice runs as a program on the node. This part holds the
-//! `process` engine's definition (a program, its arguments as a list, never a shell line); Spark
-//! applications are submitted through the same runner. Pure.
+//! Code tasks (IICS `CODE`): user code Sluice runs as a program on the node: `process` (a program
+//! and its arguments as a list, never a shell line) or `spark` (an application JAR with a main
+//! class, or a PySpark file, submitted with spark-submit in client mode). Pure.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -8,10 +8,31 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodeDef {
-    /// `process`: run `program` on the Sluice node.
+    /// `process`: run `program` on the Sluice node; `spark`: submit `application`.
     pub engine: CodeEngine,
-    /// The program: a path, or a name looked up in `PATH`.
+    /// The program (`process`): a path, or a name looked up in `PATH`.
+    #[serde(default)]
     pub program: String,
+    /// The Spark application (`spark`): a `.jar` (with `main_class`) or a `.py` file; relative
+    /// paths resolve against the definitions directory.
+    #[serde(default)]
+    pub application: Option<String>,
+    /// The JAR's main class (IICS `sparkMainClass`).
+    #[serde(default)]
+    pub main_class: Option<String>,
+    /// The Spark master; default the server's `spark.master` (`local[*]`).
+    #[serde(default)]
+    pub master: Option<String>,
+    /// Spark configuration (`--conf key=value`).
+    #[serde(default)]
+    pub conf: BTreeMap<String, String>,
+    #[serde(default)]
+    pub driver_memory: Option<String>,
+    #[serde(default)]
+    pub executor_memory: Option<String>,
+    /// Extra files shipped with the application (`--files`).
+    #[serde(default)]
+    pub files: Vec<String>,
     /// Arguments, in order; parameters (`${name}`) are substituted in each one alone, so a value
     /// stays one argument whatever it holds.
     #[serde(default)]
@@ -35,13 +56,28 @@ pub struct CodeDef {
 #[serde(rename_all = "snake_case")]
 pub enum CodeEngine {
     Process,
+    Spark,
 }
 
 impl CodeDef {
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if self.program.trim().is_empty() {
-            p.push("program: must name a program".into());
+        match self.engine {
+            CodeEngine::Process => {
+                if self.program.trim().is_empty() {
+                    p.push("program: must name a program".into());
+                }
+            }
+            CodeEngine::Spark => match self.application.as_deref().map(str::trim) {
+                None | Some("") => p.push("application: must name a .jar or .py file".into()),
+                Some(a) if a.ends_with(".jar") && self.main_class.is_none() => {
+                    p.push("main_class: a JAR application needs its main class".into())
+                }
+                Some(a) if !a.ends_with(".jar") && !a.ends_with(".py") => p.push(format!(
+                    "application: `{a}` is neither a .jar nor a .py file"
+                )),
+                _ => {}
+            },
         }
         if self.timeout_secs.is_some_and(|t| t == 0 || t < -1) {
             p.push("timeout_secs: a number of seconds, or -1 for none".into());

@@ -1,11 +1,11 @@
-//! Code tasks: runs the task's program on this node in a process group of its own, its output
+//! Code tasks: runs the task's program (or spark-submit, for a Spark application) on this node in a process group of its own, its output
 //! streamed into the run's log line by line (stdout as info, stderr as warnings), its arguments
 //! passed as a list (never through a shell). A stop ends the whole group (graceful: SIGTERM, then
 //! SIGKILL after the grace period; immediate: SIGKILL), so no child survives the run; so does a
 //! timeout, which fails the run. The exit status decides the outcome.
 
 use super::{EngineError, RunContext};
-use crate::domain::code::CodeDef;
+use crate::domain::code::{CodeDef, CodeEngine};
 use crate::domain::{LogLevel, Outcome};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -22,13 +22,17 @@ enum End {
 }
 
 pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError> {
-    let program = ctx.substitute(&def.program)?;
     // Each argument is substituted on its own: a parameter value stays one argument.
-    let args = def
+    let user_args = def
         .args
         .iter()
         .map(|a| ctx.substitute(a))
         .collect::<Result<Vec<_>, _>>()?;
+    let (program, args) = match def.engine {
+        CodeEngine::Process => (ctx.substitute(&def.program)?, user_args),
+        CodeEngine::Spark => spark_submit(def, ctx, user_args)?,
+    };
+    let spark = def.engine == CodeEngine::Spark;
     let dir = match &def.working_dir {
         Some(d) => ctx.base_dir.join(ctx.substitute(d)?),
         None => ctx.base_dir.clone(),
@@ -58,8 +62,18 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
         dir.display()
     ));
     let pumps = [
-        tokio::spawn(pump(child.stdout.take(), ctx.log.clone(), LogLevel::Info)),
-        tokio::spawn(pump(child.stderr.take(), ctx.log.clone(), LogLevel::Warn)),
+        tokio::spawn(pump(
+            child.stdout.take(),
+            ctx.log.clone(),
+            LogLevel::Info,
+            false,
+        )),
+        tokio::spawn(pump(
+            child.stderr.take(),
+            ctx.log.clone(),
+            LogLevel::Warn,
+            spark,
+        )),
     ];
     let timeout = def.timeout_secs.filter(|t| *t > 0);
     let deadline = async {
@@ -121,8 +135,96 @@ async fn terminate(child: &mut Child, pid: u32, grace: Duration, ctx: &RunContex
     let _ = child.wait().await;
 }
 
-/// Copies a pipe into the log, a line at a time, as it comes.
-async fn pump(pipe: Option<impl AsyncRead + Unpin>, log: super::RunLog, level: LogLevel) {
+/// The spark-submit command line for a `spark` task: client deploy mode (the driver runs in the
+/// spark-submit process, in the run's process group, so a stop ends the application).
+fn spark_submit(
+    def: &CodeDef,
+    ctx: &RunContext,
+    user_args: Vec<String>,
+) -> Result<(String, Vec<String>), EngineError> {
+    let app = def
+        .application
+        .as_deref()
+        .ok_or_else(|| EngineError::Definition("application: missing".into()))?;
+    let app = ctx.base_dir.join(ctx.substitute(app)?);
+    if !app.is_file() {
+        return Err(EngineError::Definition(format!(
+            "application: {} was not found",
+            app.display()
+        )));
+    }
+    let master = match &def.master {
+        Some(m) => ctx.substitute(m)?,
+        None => ctx.spark.master.clone(),
+    };
+    let name = format!(
+        "sluice-{}-{}",
+        ctx.params
+            .get("sluice.task_name")
+            .map(String::as_str)
+            .unwrap_or("task"),
+        ctx.params
+            .get("sluice.run_number")
+            .map(String::as_str)
+            .unwrap_or("0")
+    );
+    let mut args: Vec<String> = vec![
+        "--master".into(),
+        master,
+        "--deploy-mode".into(),
+        "client".into(),
+        "--name".into(),
+        name,
+    ];
+    if let Some(class) = &def.main_class {
+        args.extend(["--class".into(), ctx.substitute(class)?]);
+    }
+    if let Some(m) = &def.driver_memory {
+        args.extend(["--driver-memory".into(), ctx.substitute(m)?]);
+    }
+    if let Some(m) = &def.executor_memory {
+        args.extend(["--executor-memory".into(), ctx.substitute(m)?]);
+    }
+    for (k, v) in &def.conf {
+        args.extend(["--conf".into(), format!("{k}={}", ctx.substitute(v)?)]);
+    }
+    if !def.files.is_empty() {
+        let files = def
+            .files
+            .iter()
+            .map(|f| Ok(ctx.base_dir.join(ctx.substitute(f)?).display().to_string()))
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        args.extend(["--files".into(), files.join(",")]);
+    }
+    args.push(app.display().to_string());
+    args.extend(user_args);
+    Ok((ctx.spark.submit_program(), args))
+}
+
+/// The level of a line Spark's log4j wrote (`yy/MM/dd HH:mm:ss INFO Class: ...`); other lines keep
+/// the pipe's level.
+fn spark_level(line: &str, default: LogLevel) -> LogLevel {
+    let head: String = line.chars().take(40).collect();
+    if head.contains(" ERROR ") {
+        LogLevel::Error
+    } else if head.contains(" WARN ") {
+        LogLevel::Warn
+    } else if head.contains(" INFO ") {
+        LogLevel::Info
+    } else if head.contains(" DEBUG ") {
+        LogLevel::Debug
+    } else {
+        default
+    }
+}
+
+/// Copies a pipe into the log, a line at a time, as it comes; Spark's own lines keep their level.
+async fn pump(
+    pipe: Option<impl AsyncRead + Unpin>,
+    log: super::RunLog,
+    level: LogLevel,
+    spark: bool,
+) {
     let Some(pipe) = pipe else { return };
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
@@ -132,7 +234,13 @@ async fn pump(pipe: Option<impl AsyncRead + Unpin>, log: super::RunLog, level: L
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buf[..buf.len().min(MAX_LINE)]);
-                log.log(level, line.trim_end_matches(['\n', '\r']).to_string());
+                let line = line.trim_end_matches(['\n', '\r']).to_string();
+                let level = if spark {
+                    spark_level(&line, level)
+                } else {
+                    level
+                };
+                log.log(level, line);
             }
         }
     }

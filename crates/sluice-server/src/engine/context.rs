@@ -128,6 +128,8 @@ pub struct RunContext {
     pub rejects_path: PathBuf,
     /// Children and high-water marks.
     pub journal: Arc<dyn super::journal::Journal>,
+    /// Where spark-submit is and the default master (for `spark` code tasks).
+    pub spark: crate::config::SparkConfig,
 }
 
 impl RunContext {

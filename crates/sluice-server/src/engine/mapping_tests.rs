@@ -45,6 +45,7 @@ impl Harness {
             connections: BTreeMap::new(),
             rejects_path: dir.path().join("rejects.jsonl"),
             journal: Arc::new(crate::engine::journal::MemoryJournal::default()),
+            spark: Default::default(),
         };
         Harness { dir, ctx, rx }
     }

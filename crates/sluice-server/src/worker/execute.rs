@@ -252,6 +252,12 @@ impl Worker {
             ("sluice.run_number", run.run_number.to_string()),
             ("sluice.task_name", task.name.clone()),
             ("sluice.task_folder", task.folder.clone()),
+            // Where the task's relative paths resolve (its definitions directory), for programs
+            // that take paths as arguments.
+            (
+                "sluice.definitions_dir",
+                base_dir(task, &self.data_dir).display().to_string(),
+            ),
             (
                 "sluice.date",
                 chrono::Utc::now().format("%Y-%m-%d").to_string(),
@@ -294,6 +300,7 @@ impl Worker {
                 task_id: task.id,
                 run_id: run.id,
             }),
+            spark: self.spark.clone(),
         })
     }
 

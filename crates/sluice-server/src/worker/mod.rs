@@ -76,6 +76,7 @@ pub struct Worker {
     pub node: String,
     pub data_dir: PathBuf,
     pub ended: broadcast::Sender<RunEnded>,
+    pub spark: crate::config::SparkConfig,
 }
 
 impl Worker {

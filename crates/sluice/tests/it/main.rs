@@ -18,6 +18,7 @@ mod masking;
 mod replicate;
 mod runajob;
 mod runs;
+mod spark;
 mod starfish;
 mod support;
 mod sync;

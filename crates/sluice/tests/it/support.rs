@@ -358,3 +358,30 @@ pub async fn mysql() -> Option<mysql_async::Conn> {
         }
     }
 }
+
+/// The Spark the Spark tests use: `SLUICE_TEST_SPARK_HOME`, else PySpark in the virtualenv
+/// `.ci/run` makes (`~/.cache/sluice-spark-venv`). `None` (the test skips, saying so) on a machine
+/// without it; under `CI=true` a missing Spark fails the test instead.
+pub fn spark_home() -> Option<PathBuf> {
+    let found = std::env::var_os("SLUICE_TEST_SPARK_HOME")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let lib = PathBuf::from(std::env::var_os("HOME")?).join(".cache/sluice-spark-venv/lib");
+            std::fs::read_dir(lib)
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("site-packages/pyspark"))
+                .find(|p| p.join("bin/spark-submit").is_file())
+        })
+        .filter(|p| p.join("bin/spark-submit").is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Spark is required under CI=true: set SLUICE_TEST_SPARK_HOME (.ci/run installs PySpark)"
+        );
+        eprintln!(
+            "skipping: no Spark (set SLUICE_TEST_SPARK_HOME or pip install pyspark into ~/.cache/sluice-spark-venv)"
+        );
+    }
+    found
+}
