@@ -115,3 +115,152 @@ async fn the_bundled_spark_example_runs() {
         "the program's own count matches what it wrote"
     );
 }
+
+/// Processes whose command line holds `needle` (the JVM spark-submit starts carries the app name).
+fn processes_with(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn the_iics_code_task_flow_end_to_end_and_cancel() {
+    let Some(home) = spark_home() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let quick = work.path().join("quick.py");
+    std::fs::write(
+        &quick,
+        "import sys\nfrom pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\n\
+         print('sum:', spark.range(int(sys.argv[1])).groupBy().sum().collect()[0][0])\nspark.stop()\n",
+    )
+    .unwrap();
+    let slow = work.path().join("slow.py");
+    std::fs::write(
+        &slow,
+        "import time\nfrom pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\n\
+         print('ready', flush=True)\ntime.sleep(600)\n",
+    )
+    .unwrap();
+    let home = home.display().to_string();
+    let server =
+        TestServer::start_with(&examples_dir(), None, &[("SPARK_HOME", home.as_str())]).await;
+    let c = super::iics_jobs::Iics::login(&server).await;
+    let code = |path: &str| format!("{}/disnext/api/v1/CodeTask{path}", server.url);
+    let post = |url: String, body: serde_json::Value| {
+        let c = &c;
+        async move {
+            let resp = c
+                .http
+                .post(url)
+                .header("IDS-SESSION-ID", &c.session)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let get = |url: String| {
+        let c = &c;
+        async move {
+            let resp = c
+                .http
+                .get(url)
+                .header("IDS-SESSION-ID", &c.session)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+
+    let (s, task) = post(
+        code(""),
+        json!({"codeTaskName": "sum_range", "runtimeEnvironmentName": "re",
+        "overrideTaskTimeout": -1, "logLevel": "normal",
+        "sparkApplicationFile": quick.display().to_string(), "sparkMainClassArgs": ["1000"]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{task}");
+    let id = task["codeTaskId"].as_str().unwrap().to_string();
+    let (s, viewed) = get(code(&format!("/{id}"))).await;
+    assert_eq!(s, 200, "{viewed}");
+    let (s, started) = post(code("/Start"), json!({"codeTaskId": id})).await;
+    assert_eq!(s, 200, "{started}");
+    assert_eq!(started["summary"], "Code Task started successfully");
+    let job = started["jobId"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    let status = loop {
+        let (_, text) = get(code(&format!("/JobStatus/{job}"))).await;
+        let st: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if !["QUEUED", "RUNNING"].contains(&st["executionState"].as_str().unwrap()) {
+            break st;
+        }
+        assert!(std::time::Instant::now() < deadline, "{st}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(status["executionState"], "SUCCEEDED", "{status}");
+    assert_eq!(status["codeTaskName"], "sum_range");
+    let (s, log) = get(status["sessionLogUrl"].as_str().unwrap().to_string()).await;
+    assert_eq!(s, 200);
+    assert!(
+        log.contains("sum: 499500"),
+        "the program's output is in the session log"
+    );
+
+    // Cancel mid-run: the job ends CANCELLED and no JVM of it is left on this node.
+    let (_, task) = post(
+        code(""),
+        json!({"codeTaskName": "sleepy", "agentGroupId": "g",
+        "sparkApplicationFile": slow.display().to_string()}),
+    )
+    .await;
+    let (_, started) = post(code("/Start"), json!({"codeTaskId": task["codeTaskId"]})).await;
+    let job = started["jobId"].as_str().unwrap().to_string();
+    let run = json!({"id": job});
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    while !server
+        .log(&run, "info")
+        .await
+        .iter()
+        .any(|l| l["message"] == "ready")
+    {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(processes_with("sluice-sleepy-1") > 0, "the driver runs");
+    let (s, cancelled) = post(code("/Cancel"), json!({"jobId": job})).await;
+    assert_eq!(s, 200, "{cancelled}");
+    let done = server.wait_end(&run, 60).await;
+    assert_eq!(done["state"], "stopped");
+    let (_, text) = get(code(&format!("/JobStatus/{job}"))).await;
+    assert!(text.contains("\"CANCELLED\""), "{text}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while processes_with("sluice-sleepy-1") > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a JVM of the cancelled job is left"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Errors: unknown ids, missing fields.
+    assert_eq!(get(code("/JobStatus/nope")).await.0, 404);
+    assert_eq!(
+        post(code("/Start"), json!({"codeTaskId": "nope"})).await.0,
+        404
+    );
+    assert_eq!(post(code(""), json!({"codeTaskName": "x"})).await.0, 400);
+}

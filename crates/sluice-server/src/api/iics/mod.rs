@@ -7,6 +7,7 @@
 //! with and without the `/saas` prefix.
 
 mod activity;
+mod code_tasks;
 mod entries;
 mod error;
 mod jobs;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<App> {
         .merge(activity::routes())
         .merge(tasks::routes())
         .merge(taskflows::routes())
+        .merge(code_tasks::routes())
         .layer(axum::middleware::from_fn(xml::negotiate))
 }
 
