@@ -96,10 +96,12 @@ async fn the_bundled_spark_example_runs() {
     let home = home.display().to_string();
     let server =
         TestServer::start_with(&examples_dir(), None, &[("SPARK_HOME", home.as_str())]).await;
-    let run = server.start_run("code/orders_by_country", json!({})).await;
+    let run = server
+        .start_run("code/spark_country_revenue", json!({}))
+        .await;
     let done = server.wait_end(&run, 240).await;
     assert_eq!(done["state"], "completed", "{done}");
-    let out = server.data_dir.join("output/code/orders_by_country");
+    let out = server.data_dir.join("output/code/spark_country_revenue");
     let ctx = datafusion::prelude::SessionContext::new();
     let df = ctx
         .read_parquet(out.display().to_string(), Default::default())
@@ -263,4 +265,71 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
         404
     );
     assert_eq!(post(code(""), json!({"codeTaskName": "x"})).await.0, 400);
+}
+
+const JAVA_APP: &str = r#"package demo;
+
+import org.apache.spark.sql.SparkSession;
+
+public class Squares {
+    public static void main(String[] args) {
+        SparkSession spark = SparkSession.builder().getOrCreate();
+        long n = Long.parseLong(args[0]);
+        long total = spark.range(1, n + 1).selectExpr("sum(id * id)").first().getLong(0);
+        System.out.println(args[1] + " " + total);
+        spark.stop();
+        if (total < 0) System.exit(2);
+    }
+}
+"#;
+
+/// A Java Spark application compiled here against the jars PySpark ships, run as a code task with
+/// its main class and arguments.
+#[tokio::test]
+async fn a_java_spark_application_runs_with_its_main_class_and_arguments() {
+    let Some(home) = spark_home() else { return };
+    let defs = defs_dir(&[("src/demo/Squares.java", JAVA_APP)]);
+    let src = defs.path().join("src");
+    let classes = defs.path().join("classes");
+    let javac = std::process::Command::new("javac")
+        .arg("-cp")
+        .arg(format!("{}/jars/*", home.display()))
+        .arg("-d")
+        .arg(&classes)
+        .arg(src.join("demo/Squares.java"))
+        .output()
+        .expect("javac (Java 17) is installed");
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    let jar = std::process::Command::new("jar")
+        .arg("cf")
+        .arg(defs.path().join("squares.jar"))
+        .arg("-C")
+        .arg(&classes)
+        .arg(".")
+        .output()
+        .unwrap();
+    assert!(jar.status.success());
+    std::fs::write(
+        defs.path().join("squares.toml"),
+        "type = \"CODE\"\nengine = \"spark\"\napplication = \"squares.jar\"\nmain_class = \"demo.Squares\"\n\
+         args = [\"${n}\", \"sum of squares:\"]\n[conf]\n\"spark.ui.enabled\" = \"false\"\n[parameters]\nn = \"100\"\n",
+    )
+    .unwrap();
+    let home = home.display().to_string();
+    let server = TestServer::start_with(defs.path(), None, &[("SPARK_HOME", home.as_str())]).await;
+    let run = server.start_run("squares", json!({"n": "1000"})).await;
+    let done = server.wait_end(&run, 240).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let lines = server.log(&done, "info").await;
+    // 1² + ... + 1000² = 1000·1001·2001/6
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "sum of squares: 333833500"),
+        "the application's output"
+    );
 }

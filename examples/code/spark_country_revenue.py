@@ -1,12 +1,12 @@
 """Orders and revenue per country with PySpark: CSV in, Parquet out.
 
-usage: orders_by_country.py <orders.csv> <output dir> <since date>"""
+usage: spark_country_revenue.py <orders.csv> <output dir> <since date>"""
 import sys
 
 from pyspark.sql import SparkSession, functions as F
 
 source, target, since = sys.argv[1], sys.argv[2], sys.argv[3]
-spark = SparkSession.builder.appName("orders_by_country").getOrCreate()
+spark = SparkSession.builder.appName("spark_country_revenue").getOrCreate()
 orders = spark.read.option("header", True).option("inferSchema", True).csv(source)
 summary = (
     orders.where((F.col("status") != "CANCELLED") & (F.col("ordered_at") >= since))
