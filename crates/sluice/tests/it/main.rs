@@ -19,6 +19,7 @@ mod replicate;
 mod runajob;
 mod runs;
 mod spark;
+mod spark_cluster;
 mod starfish;
 mod support;
 mod sync;

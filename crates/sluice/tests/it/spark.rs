@@ -118,25 +118,6 @@ async fn the_bundled_spark_example_runs() {
     );
 }
 
-/// Processes whose command line holds `needle` (the JVM spark-submit starts carries the app name).
-fn processes_with(needle: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-        })
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(needle))
-                .unwrap_or(false)
-        })
-        .count()
-}
-
 #[tokio::test]
 async fn the_iics_code_task_flow_end_to_end_and_cancel() {
     let Some(home) = spark_home() else { return };
