@@ -69,6 +69,16 @@ fn defs(slow_target: &std::path::Path) -> tempfile::TempDir {
     ])
 }
 
+/// The activityLog `state` of each step entry of a taskflow's entry.
+fn step_states(entry: &Value) -> Vec<i64> {
+    entry["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_i64().unwrap())
+        .collect()
+}
+
 async fn job(c: &Iics, name: &str) -> (String, i64) {
     let (status, job) = c
         .post(
@@ -112,12 +122,7 @@ async fn steps_run_in_order_and_a_failure_stops_the_flow_unless_it_may_go_on() {
     c.wait_gone(&task_id, run_id, 120).await;
     let e = c.log_entry(&task_id, run_id).await;
     assert_eq!(e["state"], 3, "{e}");
-    let states: Vec<i64> = e["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["state"].as_i64().unwrap())
-        .collect();
+    let states = step_states(&e);
     assert_eq!(states, [1, 3, 4], "{e}");
     let msg = e["errorMsg"].as_str().unwrap();
     assert!(msg.contains("Step 2 `steps/broken`"), "{msg}");
@@ -131,12 +136,7 @@ async fn steps_run_in_order_and_a_failure_stops_the_flow_unless_it_may_go_on() {
     c.wait_gone(&task_id, run_id, 120).await;
     let e = c.log_entry(&task_id, run_id).await;
     assert_eq!(e["state"], 2, "{e}");
-    let states: Vec<i64> = e["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["state"].as_i64().unwrap())
-        .collect();
+    let states = step_states(&e);
     assert_eq!(states, [1, 3, 1], "{e}");
 
     // A mapping task is not a taskflow: the type is checked.
