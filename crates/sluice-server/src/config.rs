@@ -36,6 +36,10 @@ pub struct SparkConfig {
     pub submit: Option<String>,
     /// The master applications go to unless a task names one.
     pub master: String,
+    /// The host name in the links to a running application's driver UI (the driver runs on this
+    /// node); unset = this node's host name.
+    #[serde(default)]
+    pub ui_host: Option<String>,
 }
 
 impl Default for SparkConfig {
@@ -43,11 +47,23 @@ impl Default for SparkConfig {
         SparkConfig {
             submit: None,
             master: "local[*]".into(),
+            ui_host: None,
         }
     }
 }
 
 impl SparkConfig {
+    /// The host in links to driver UIs: the configured one, else this node's host name.
+    pub fn ui_host(&self) -> String {
+        self.ui_host.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".into())
+        })
+    }
+
     pub fn submit_program(&self) -> String {
         if let Some(s) = &self.submit {
             return s.clone();

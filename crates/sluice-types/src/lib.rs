@@ -277,6 +277,37 @@ pub struct RunView {
     /// it empty to stay cheap.
     #[serde(default)]
     pub children: Vec<RunChildView>,
+    /// The Spark application of a `spark` code task, as last seen; absent for other runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spark: Option<SparkView>,
+}
+
+/// A Spark application's id, state and progress.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SparkView {
+    /// `app-...` on a standalone cluster, `local-...` in local mode; null until the driver says.
+    pub app_id: Option<String>,
+    pub app_name: Option<String>,
+    /// The driver's web UI, while the application runs.
+    pub ui_url: Option<String>,
+    /// submitted, running, succeeded, failed, killed.
+    pub state: String,
+    /// Jobs started so far (Spark learns of a job only when it starts).
+    pub jobs: TallyView,
+    /// Stages of those jobs; skipped ones were not run because their output was reused.
+    pub stages: TallyView,
+    pub tasks: TallyView,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Counts of Spark jobs, stages or tasks.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, Default, PartialEq, Eq)]
+pub struct TallyView {
+    pub total: u64,
+    pub completed: u64,
+    pub active: u64,
+    pub failed: u64,
+    pub skipped: u64,
 }
 
 /// One part of a run (a replicated table).

@@ -9,6 +9,7 @@ pub mod load;
 pub mod param_file;
 pub mod params;
 pub mod run;
+pub mod spark;
 pub mod task;
 pub mod taskflow;
 
@@ -62,6 +63,8 @@ pub struct Run {
     /// The worker node holding the run while it is claimed.
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The Spark application of a `spark` code task, as last seen.
+    pub spark: Option<spark::SparkProgress>,
 }
 
 /// What a caller asks for when starting a run.

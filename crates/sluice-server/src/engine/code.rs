@@ -2,11 +2,15 @@
 //! streamed into the run's log line by line (stdout as info, stderr as warnings), its arguments
 //! passed as a list (never through a shell). A stop ends the whole group (graceful: SIGTERM, then
 //! SIGKILL after the grace period; immediate: SIGKILL), so no child survives the run; so does a
-//! timeout, which fails the run. The exit status decides the outcome.
+//! timeout, which fails the run. The exit status decides the outcome. A Spark application is
+//! watched as it runs ([`spark_watch`]): its id, state and progress are kept on the run.
 
+use super::spark_watch::{self, SparkFeed, SparkWatch};
 use super::{EngineError, RunContext};
 use crate::domain::code::{CodeDef, CodeEngine};
+use crate::domain::spark::{SparkProgress, SparkState};
 use crate::domain::{LogLevel, Outcome};
+use std::collections::BTreeMap;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -28,8 +32,8 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
         .iter()
         .map(|a| ctx.substitute(a))
         .collect::<Result<Vec<_>, _>>()?;
-    let (program, args) = match def.engine {
-        CodeEngine::Process => (ctx.substitute(&def.program)?, user_args),
+    let (program, args, ui_port) = match def.engine {
+        CodeEngine::Process => (ctx.substitute(&def.program)?, user_args, None),
         CodeEngine::Spark => spark_submit(def, ctx, user_args)?,
     };
     let spark = def.engine == CodeEngine::Spark;
@@ -56,6 +60,15 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
         ))
     })?;
     let pid = child.id().unwrap_or_default();
+    let watch = spark.then(|| {
+        SparkWatch::start(
+            ui_port,
+            ctx.spark.ui_host(),
+            ctx.journal.clone(),
+            ctx.log.clone(),
+        )
+    });
+    let feed = watch.as_ref().map(SparkWatch::feed);
     ctx.log.info(format!(
         "Started `{program}` (pid {pid}) with {} argument(s) in {}",
         args.len(),
@@ -66,13 +79,13 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
             child.stdout.take(),
             ctx.log.clone(),
             LogLevel::Info,
-            false,
+            feed.clone(),
         )),
         tokio::spawn(pump(
             child.stderr.take(),
             ctx.log.clone(),
             LogLevel::Warn,
-            spark,
+            feed,
         )),
     ];
     let timeout = def.timeout_secs.filter(|t| *t > 0);
@@ -105,6 +118,15 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
     for p in pumps {
         let _ = p.await;
     }
+    if let Some(watch) = watch {
+        let state = match &end {
+            End::Exited(s) if s.success() => SparkState::Succeeded,
+            End::Exited(_) => SparkState::Failed,
+            End::Stopped | End::TimedOut(_) => SparkState::Killed,
+        };
+        let p = watch.finish(state).await;
+        ctx.log.info(spark_summary(&p));
+    }
     match end {
         End::Exited(s) if s.success() => {
             ctx.log.info(format!("`{program}` exited with status 0"));
@@ -135,13 +157,32 @@ async fn terminate(child: &mut Child, pid: u32, grace: Duration, ctx: &RunContex
     let _ = child.wait().await;
 }
 
+/// One line on how the application ended, for the run's log.
+fn spark_summary(p: &SparkProgress) -> String {
+    format!(
+        "Spark application {} {}: jobs {}/{} ({} failed), stages {}/{} ({} skipped, {} failed), tasks {}/{}",
+        p.app_id.as_deref().unwrap_or("(no id seen)"),
+        p.state.as_str(),
+        p.jobs.completed,
+        p.jobs.total,
+        p.jobs.failed,
+        p.stages.completed,
+        p.stages.total,
+        p.stages.skipped,
+        p.stages.failed,
+        p.tasks.completed,
+        p.tasks.total,
+    )
+}
+
 /// The spark-submit command line for a `spark` task: client deploy mode (the driver runs in the
-/// spark-submit process, in the run's process group, so a stop ends the application).
+/// spark-submit process, in the run's process group, so a stop ends the application), and the
+/// port its UI is asked to take (None when the task turned the UI off), which Sluice polls.
 fn spark_submit(
     def: &CodeDef,
     ctx: &RunContext,
     user_args: Vec<String>,
-) -> Result<(String, Vec<String>), EngineError> {
+) -> Result<(String, Vec<String>, Option<u16>), EngineError> {
     let app = def
         .application
         .as_deref()
@@ -185,8 +226,28 @@ fn spark_submit(
     if let Some(m) = &def.executor_memory {
         args.extend(["--executor-memory".into(), ctx.substitute(m)?]);
     }
+    let mut conf = BTreeMap::new();
     for (k, v) in &def.conf {
-        args.extend(["--conf".into(), format!("{k}={}", ctx.substitute(v)?)]);
+        conf.insert(k.as_str(), ctx.substitute(v)?);
+    }
+    // Sluice picks a free port for the driver's UI (so runs side by side do not race for 4040)
+    // unless the task chose one or turned the UI off.
+    let ui_port = if conf
+        .get("spark.ui.enabled")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
+    {
+        None
+    } else if let Some(p) = conf.get("spark.ui.port") {
+        p.trim().parse().ok()
+    } else {
+        let port = spark_watch::free_port();
+        if let Some(p) = port {
+            args.extend(["--conf".into(), format!("spark.ui.port={p}")]);
+        }
+        port
+    };
+    for (k, v) in conf {
+        args.extend(["--conf".into(), format!("{k}={v}")]);
     }
     if !def.files.is_empty() {
         let files = def
@@ -198,7 +259,7 @@ fn spark_submit(
     }
     args.push(app.display().to_string());
     args.extend(user_args);
-    Ok((ctx.spark.submit_program(), args))
+    Ok((ctx.spark.submit_program(), args, ui_port))
 }
 
 /// The level of a line Spark's log4j wrote (`yy/MM/dd HH:mm:ss INFO Class: ...`); other lines keep
@@ -218,12 +279,13 @@ fn spark_level(line: &str, default: LogLevel) -> LogLevel {
     }
 }
 
-/// Copies a pipe into the log, a line at a time, as it comes; Spark's own lines keep their level.
+/// Copies a pipe into the log, a line at a time, as it comes; Spark's own lines keep their level
+/// and go to the watch over the application too.
 async fn pump(
     pipe: Option<impl AsyncRead + Unpin>,
     log: super::RunLog,
     level: LogLevel,
-    spark: bool,
+    spark: Option<SparkFeed>,
 ) {
     let Some(pipe) = pipe else { return };
     let mut reader = BufReader::new(pipe);
@@ -235,10 +297,12 @@ async fn pump(
             Ok(_) => {
                 let line = String::from_utf8_lossy(&buf[..buf.len().min(MAX_LINE)]);
                 let line = line.trim_end_matches(['\n', '\r']).to_string();
-                let level = if spark {
-                    spark_level(&line, level)
-                } else {
-                    level
+                let level = match &spark {
+                    Some(feed) => {
+                        feed.line(&line);
+                        spark_level(&line, level)
+                    }
+                    None => level,
                 };
                 log.log(level, line);
             }

@@ -1,7 +1,9 @@
 //! What a run records besides counters and its log: the children of a run (one per replicated
-//! table) and the high-water marks incremental replication keeps between runs. The worker backs
+//! table), the high-water marks incremental replication keeps between runs, and the progress of
+//! a code task's Spark application. The worker backs
 //! it with the store; tests use [`MemoryJournal`].
 
+use crate::domain::spark::SparkProgress;
 use crate::domain::{Counters, RunState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,6 +31,8 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
     async fn set_watermark(&self, object: &str, value: &str) -> Result<(), String>;
     /// Records a child's state; failures are logged, not fatal (the data is already committed).
     async fn child(&self, child: &ChildReport) -> Result<(), String>;
+    /// Records the Spark application's progress; failures are logged, not fatal.
+    async fn spark(&self, progress: &SparkProgress) -> Result<(), String>;
 }
 
 /// A journal in memory (tests, and runs that need none).
@@ -36,6 +40,7 @@ pub trait Journal: Send + Sync + std::fmt::Debug {
 pub struct MemoryJournal {
     pub watermarks: Mutex<BTreeMap<String, String>>,
     pub children: Mutex<BTreeMap<i32, ChildReport>>,
+    pub spark: Mutex<Option<SparkProgress>>,
 }
 
 #[async_trait]
@@ -60,6 +65,10 @@ impl Journal for MemoryJournal {
             .lock()
             .expect("not poisoned")
             .insert(child.seq, child.clone());
+        Ok(())
+    }
+    async fn spark(&self, progress: &SparkProgress) -> Result<(), String> {
+        *self.spark.lock().expect("not poisoned") = Some(progress.clone());
         Ok(())
     }
 }

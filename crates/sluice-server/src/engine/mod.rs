@@ -13,6 +13,8 @@ pub mod mask;
 pub mod masking;
 mod rejects;
 mod replicate;
+mod spark_log;
+mod spark_watch;
 mod sync;
 
 pub use context::{LiveCounters, RunContext, RunLog, StopSignal};

@@ -1,10 +1,11 @@
 //! Domain objects as the native API shows them (also the body of native callbacks).
 
 use super::App;
+use crate::domain::spark::{SparkProgress, Tally};
 use crate::domain::{Connection, Counters, LogLine, Origin, Run, RunChild, Task};
 use sluice_types::{
     AttemptView, CallbackView, ConnectionView, CountersView, LogLineView, RunChildView, RunView,
-    TaskView,
+    SparkView, TallyView, TaskView,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -88,6 +89,27 @@ pub fn run_view(r: &Run, task: Option<(&str, &str)>) -> RunView {
         started_at: r.started_at,
         ended_at: r.ended_at,
         children: Vec::new(),
+        spark: r.spark.as_ref().map(spark_view),
+    }
+}
+
+pub fn spark_view(p: &SparkProgress) -> SparkView {
+    let t = |t: &Tally| TallyView {
+        total: t.total,
+        completed: t.completed,
+        active: t.active,
+        failed: t.failed,
+        skipped: t.skipped,
+    };
+    SparkView {
+        app_id: p.app_id.clone(),
+        app_name: p.app_name.clone(),
+        ui_url: p.ui_url.clone(),
+        state: p.state.as_str().into(),
+        jobs: t(&p.jobs),
+        stages: t(&p.stages),
+        tasks: t(&p.tasks),
+        updated_at: p.updated_at,
     }
 }
 

@@ -10,6 +10,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use crate::domain::spark::SparkProgress;
 use crate::domain::{
     Connection, Counters, LogLevel, LogLine, NewRun, Org, Run, RunChild, RunEvent, RunState,
     StopMode, Task, TaskType, User,
@@ -255,6 +256,14 @@ pub trait Store: Send + Sync + 'static {
     async fn put_run_child(&self, child: &RunChild) -> Result<()>;
     /// A run's children in `seq` order.
     async fn list_run_children(&self, run_id: Uuid) -> Result<Vec<RunChild>>;
+    /// Keeps the progress of a run's Spark application, if `node` holds the run (a run that
+    /// ended or moved to another node keeps what it has). Answers whether it was kept.
+    async fn set_spark_progress(
+        &self,
+        run_id: Uuid,
+        node: &str,
+        progress: &SparkProgress,
+    ) -> Result<bool>;
 
     // --- high-water marks -----------------------------------------------------------------
     /// The high-water mark kept for `object` of a task.

@@ -299,6 +299,7 @@ impl Worker {
                 store: self.store.clone(),
                 task_id: task.id,
                 run_id: run.id,
+                node: self.node.clone(),
             }),
             spark: self.spark.clone(),
         })

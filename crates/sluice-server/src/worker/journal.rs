@@ -1,7 +1,8 @@
-//! The engine's [`Journal`] for one run, kept in the store: its children and its task's
-//! high-water marks.
+//! The engine's [`Journal`] for one run, kept in the store: its children, its task's high-water
+//! marks and its Spark application's progress.
 
 use crate::domain::RunChild;
+use crate::domain::spark::SparkProgress;
 use crate::engine::journal::{ChildReport, Journal};
 use crate::store::Store;
 use async_trait::async_trait;
@@ -12,6 +13,8 @@ pub struct StoreJournal {
     pub store: Arc<dyn Store>,
     pub task_id: Uuid,
     pub run_id: Uuid,
+    /// The node holding the run: only its writes are kept.
+    pub node: String,
 }
 
 impl std::fmt::Debug for StoreJournal {
@@ -50,6 +53,14 @@ impl Journal for StoreJournal {
         self.store
             .put_run_child(&child)
             .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn spark(&self, progress: &SparkProgress) -> Result<(), String> {
+        self.store
+            .set_spark_progress(self.run_id, &self.node, progress)
+            .await
+            .map(|_| ())
             .map_err(|e| e.to_string())
     }
 }

@@ -303,6 +303,7 @@ mod tests {
             started_at: Some(t0),
             ended_at: finished.then(|| t0 + chrono::Duration::seconds(65)),
             children: Vec::new(),
+            spark: None,
         }
     }
 

@@ -155,6 +155,35 @@ pub fn details(r: &RunView) -> String {
             c.target_rows_written, c.target_rows_failed, c.inserts, c.updates, c.deletes, c.skipped
         ),
     ));
+    if let Some(sp) = &r.spark {
+        fields.push((
+            "spark",
+            format!(
+                "{} {}{}",
+                sp.app_id.as_deref().unwrap_or("(no application id yet)"),
+                sp.state,
+                sp.ui_url
+                    .as_deref()
+                    .map(|u| format!(", UI {u}"))
+                    .unwrap_or_default()
+            ),
+        ));
+        fields.push((
+            "spark jobs",
+            format!(
+                "{}/{} done, {} running, {} failed; stages {}/{} ({} skipped); tasks {}/{}",
+                sp.jobs.completed,
+                sp.jobs.total,
+                sp.jobs.active,
+                sp.jobs.failed,
+                sp.stages.completed,
+                sp.stages.total,
+                sp.stages.skipped,
+                sp.tasks.completed,
+                sp.tasks.total
+            ),
+        ));
+    }
     if let Some(mode) = &r.stop_mode {
         let by = r.stopped_by.as_deref().unwrap_or("?");
         fields.push(("stop", format!("{mode}, by {by}")));
@@ -204,6 +233,7 @@ mod tests {
             started_at: Some(t0),
             ended_at: Some(t0 + chrono::Duration::seconds(3)),
             children: Vec::new(),
+            spark: None,
         }
     }
 
@@ -226,5 +256,36 @@ mod tests {
         assert!(text.contains("parameters:   a=1\n"));
         assert!(text.contains("duration:     3s\n"));
         assert!(!text.contains("error:"));
+        assert!(!text.contains("spark:"));
+    }
+
+    #[test]
+    fn details_show_a_spark_application() {
+        let mut r = view();
+        r.spark = Some(sluice_types::SparkView {
+            app_id: Some("app-1".into()),
+            app_name: Some("job".into()),
+            ui_url: None,
+            state: "succeeded".into(),
+            jobs: sluice_types::TallyView {
+                total: 3,
+                completed: 3,
+                ..Default::default()
+            },
+            stages: sluice_types::TallyView {
+                total: 5,
+                completed: 4,
+                skipped: 1,
+                ..Default::default()
+            },
+            tasks: Default::default(),
+            updated_at: None,
+        });
+        let text = details(&r);
+        assert!(text.contains("spark:        app-1 succeeded\n"), "{text}");
+        assert!(
+            text.contains("spark jobs:   3/3 done, 0 running, 0 failed; stages 4/5 (1 skipped)"),
+            "{text}"
+        );
     }
 }

@@ -201,4 +201,25 @@ async fn the_bundled_process_example_runs_and_iics_jobs_refuse_code_tasks() {
         e["description"].as_str().unwrap().contains("CodeTask"),
         "{e}"
     );
+    // A program is no Spark application: no Spark status on the run, and the IICS Spark status
+    // of its job is a clear 400.
+    assert!(done.get("spark").is_none(), "{done}");
+    let id = done["id"].as_str().unwrap();
+    let (s, e) = c
+        .get(&format!("/disnext/api/v1/CodeTask/SparkTaskStatus/{id}"))
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert!(
+        e["description"]
+            .as_str()
+            .unwrap()
+            .contains("not a Spark application"),
+        "{e}"
+    );
+    let (s, st) = c
+        .get(&format!("/disnext/api/v1/CodeTask/JobStatus/{id}"))
+        .await;
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(st["executionState"], "SUCCEEDED", "{st}");
+    assert_eq!(st["sparkApplicationState"], serde_json::Value::Null, "{st}");
 }

@@ -57,6 +57,21 @@ async fn a_pyspark_file_reads_csv_and_writes_parquet() {
             .contains(" INFO SparkContext")),
         "Spark's own INFO lines keep their level"
     );
+    // The UI is off: the application's jobs, stages and tasks were read from the driver's log
+    // (which does not name a local application).
+    let spark = &done["spark"];
+    assert_eq!(spark["state"], "succeeded", "{spark}");
+    assert_eq!(spark["app_id"], serde_json::Value::Null, "{spark}");
+    for what in ["jobs", "stages", "tasks"] {
+        let t = &spark[what];
+        assert!(t["completed"].as_u64().unwrap() >= 1, "{what}: {spark}");
+        assert_eq!(t["active"], 0, "{what}: {spark}");
+        assert_eq!(t["failed"], 0, "{what}: {spark}");
+    }
+    assert_eq!(
+        spark["jobs"]["completed"], spark["jobs"]["total"],
+        "{spark}"
+    );
     // The Parquet Spark wrote, read back by another engine.
     let out = server.data_dir.join("spark/by_country");
     let ctx = datafusion::prelude::SessionContext::new();
@@ -133,6 +148,7 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
     std::fs::write(
         &slow,
         "import time\nfrom pyspark.sql import SparkSession\nspark = SparkSession.builder.getOrCreate()\n\
+         spark.sparkContext.setLogLevel('WARN')\nspark.range(1000).selectExpr('sum(id)').collect()\n\
          print('ready', flush=True)\ntime.sleep(600)\n",
     )
     .unwrap();
@@ -197,6 +213,18 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
     };
     assert_eq!(status["executionState"], "SUCCEEDED", "{status}");
     assert_eq!(status["codeTaskName"], "sum_range");
+    assert_eq!(status["sparkApplicationState"], "SUCCEEDED", "{status}");
+    let (s, text) = get(code(&format!("/SparkTaskStatus/{job}"))).await;
+    assert_eq!(s, 200, "{text}");
+    let sp: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(sp["applicationState"], "SUCCEEDED", "{sp}");
+    assert!(sp["jobs"]["completed"].as_u64().unwrap() >= 1, "{sp}");
+    assert_eq!(sp["jobs"]["active"], 0, "{sp}");
+    assert_eq!(
+        sp["sparkUiUrl"],
+        serde_json::Value::Null,
+        "gone with the driver: {sp}"
+    );
     let (s, log) = get(status["sessionLogUrl"].as_str().unwrap().to_string()).await;
     assert_eq!(s, 200);
     assert!(
@@ -225,12 +253,53 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(processes_with("sluice-sleepy-1") > 0, "the driver runs");
+    // The application lowered its log level before its job: only the driver's monitoring API
+    // can tell its id and that the job is done.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let running = loop {
+        let (s, text) = get(code(&format!("/SparkTaskStatus/{job}"))).await;
+        assert_eq!(s, 200, "{text}");
+        let sp: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if sp["applicationId"].is_string() && sp["jobs"]["completed"].as_u64() >= Some(1) {
+            break sp;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sp}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(running["applicationState"], "RUNNING", "{running}");
+    assert!(
+        running["applicationId"]
+            .as_str()
+            .unwrap()
+            .starts_with("local-"),
+        "{running}"
+    );
+    let ui = running["sparkUiUrl"].as_str().unwrap().to_string();
+    assert!(ui.starts_with("http://"), "{running}");
+    let port = ui.rsplit(':').next().unwrap();
+    let apps: serde_json::Value =
+        reqwest::get(format!("http://127.0.0.1:{port}/api/v1/applications"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        apps[0]["id"], running["applicationId"],
+        "the UI link leads to this application"
+    );
+    let (_, native) = server.get(&format!("/api/v1/runs/{job}")).await;
+    assert_eq!(
+        native["spark"]["app_id"], running["applicationId"],
+        "{native}"
+    );
     let (s, cancelled) = post(code("/Cancel"), json!({"jobId": job})).await;
     assert_eq!(s, 200, "{cancelled}");
     let done = server.wait_end(&run, 60).await;
     assert_eq!(done["state"], "stopped");
     let (_, text) = get(code(&format!("/JobStatus/{job}"))).await;
     assert!(text.contains("\"CANCELLED\""), "{text}");
+    assert!(text.contains("\"KILLED\""), "{text}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while processes_with("sluice-sleepy-1") > 0 {
         assert!(
@@ -239,8 +308,9 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    // Errors: unknown ids, missing fields.
+    // Errors: unknown ids, missing fields, a job that is not a Spark application.
     assert_eq!(get(code("/JobStatus/nope")).await.0, 404);
+    assert_eq!(get(code("/SparkTaskStatus/nope")).await.0, 404);
     assert_eq!(
         post(code("/Start"), json!({"codeTaskId": "nope"})).await.0,
         404

@@ -124,6 +124,20 @@ async fn a_standalone_cluster_runs_the_job_and_a_cancel_ends_its_application() {
     assert_eq!(done["state"], "completed", "{done}");
     let lines = server.log(&done, "info").await;
     assert!(lines.iter().any(|l| l["message"] == "sum: 499500"));
+    // The cluster named the application; its id and jobs are on the run (read from the driver's
+    // log: this task turned the UI off).
+    let spark = &done["spark"];
+    assert!(
+        spark["app_id"].as_str().unwrap().starts_with("app-"),
+        "{spark}"
+    );
+    assert_eq!(spark["state"], "succeeded", "{spark}");
+    assert!(spark["jobs"]["completed"].as_u64().unwrap() >= 1, "{spark}");
+    assert_eq!(
+        spark["jobs"]["completed"], spark["jobs"]["total"],
+        "{spark}"
+    );
+    assert_eq!(spark["ui_url"], serde_json::Value::Null, "{spark}");
     let state: serde_json::Value = reqwest::get(&c.ui).await.unwrap().json().await.unwrap();
     assert_eq!(
         state["completedapps"].as_array().unwrap().len(),
@@ -155,7 +169,9 @@ async fn a_standalone_cluster_runs_the_job_and_a_cancel_ends_its_application() {
             json!({"mode": "graceful"}),
         )
         .await;
-    assert_eq!(server.wait_end(&run, 60).await["state"], "stopped");
+    let stopped = server.wait_end(&run, 60).await;
+    assert_eq!(stopped["state"], "stopped");
+    assert_eq!(stopped["spark"]["state"], "killed", "{stopped}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let state: serde_json::Value = reqwest::get(&c.ui).await.unwrap().json().await.unwrap();

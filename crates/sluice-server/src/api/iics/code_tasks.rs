@@ -1,12 +1,14 @@
 //! The IICS code task API (`/disnext/api/v1/CodeTask`, at the root and under `/saas`): create and
 //! view a code task, start it (answering a `jobId`: the run's id), its `JobStatus`, `Cancel`, and
-//! `SessionLogs`. Informatica did not publish the cancel and log routes; Sluice's follow the
-//! published ones: `POST .../CodeTask/Cancel` with `{"jobId"}` and
-//! `GET .../CodeTask/SessionLogs/<jobId>`. Code tasks made here live in the folder `CodeTasks`.
+//! `SessionLogs` and `SparkTaskStatus`. Informatica did not publish the cancel, log and Spark
+//! status routes; Sluice's follow the published ones: `POST .../CodeTask/Cancel` with
+//! `{"jobId"}`, `GET .../CodeTask/SessionLogs/<jobId>` and `GET .../CodeTask/SparkTaskStatus/<jobId>`.
+//! Code tasks made here live in the folder `CodeTasks`.
 
 use super::V2Error;
 use super::json::parse;
 use super::session::{IicsSession, base_url};
+use crate::domain::spark::{SparkProgress, SparkState, Tally};
 use crate::domain::{Run, RunState, StopMode, Task, TaskType, Trigger};
 use crate::service::App;
 use crate::service::definitions::TaskSpec;
@@ -34,6 +36,10 @@ pub fn routes() -> Router<App> {
             .route(&format!("{base}/Cancel"), post(cancel))
             .route(&format!("{base}/JobStatus/{{job}}"), get(status))
             .route(&format!("{base}/SessionLogs/{{job}}"), get(logs))
+            .route(
+                &format!("{base}/SparkTaskStatus/{{job}}"),
+                get(spark_status),
+            )
             .route(&format!("{base}/{{id}}"), get(view));
     }
     r
@@ -235,6 +241,7 @@ async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, V2Error> {
     let (run, task) = job(&app, &s, &id).await?;
+    let spark_state = is_spark(task.as_ref(), &run).then(|| application_state(run.spark.as_ref()));
     Ok(Json(json!({
         "codeTaskName": task.as_ref().map(|t| t.name.clone()),
         "codeTaskId": task.as_ref().map(Task::short_id),
@@ -243,6 +250,63 @@ async fn status(
         "executionState": execution_state(run.state),
         "errorMessage": run.error,
         "sessionLogUrl": format!("{}/disnext/api/v1/CodeTask/SessionLogs/{}", base_url(&app, &headers), run.id),
+        "sparkApplicationId": run.spark.as_ref().and_then(|p| p.app_id.clone()),
+        "sparkApplicationState": spark_state,
+    })))
+}
+
+/// Whether the job runs a Spark application (or did: its task may have changed since).
+fn is_spark(task: Option<&Task>, run: &Run) -> bool {
+    run.spark.is_some()
+        || task.is_some_and(|t| t.definition.get("engine").and_then(Value::as_str) == Some("spark"))
+}
+
+fn application_state(p: Option<&SparkProgress>) -> &'static str {
+    match p.map(|p| p.state) {
+        None => "NOT_STARTED",
+        Some(SparkState::Submitted) => "SUBMITTED",
+        Some(SparkState::Running) => "RUNNING",
+        Some(SparkState::Succeeded) => "SUCCEEDED",
+        Some(SparkState::Failed) => "FAILED",
+        Some(SparkState::Killed) => "KILLED",
+    }
+}
+
+fn tally(t: &Tally) -> Value {
+    json!({
+        "total": t.total,
+        "completed": t.completed,
+        "active": t.active,
+        "failed": t.failed,
+        "skipped": t.skipped,
+    })
+}
+
+/// The Spark application of a job: its id, state, UI, and jobs, stages and tasks done.
+async fn spark_status(
+    State(app): State<App>,
+    s: IicsSession,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, V2Error> {
+    let (run, task) = job(&app, &s, &id).await?;
+    if !is_spark(task.as_ref(), &run) {
+        return Err(V2Error::bad_request(format!(
+            "Job `{id}` runs a program, not a Spark application."
+        )));
+    }
+    let p = run.spark.clone().unwrap_or_default();
+    Ok(Json(json!({
+        "jobId": run.id.to_string(),
+        "codeTaskName": task.as_ref().map(|t| t.name.clone()),
+        "executionState": execution_state(run.state),
+        "applicationId": p.app_id,
+        "applicationName": p.app_name,
+        "applicationState": application_state(run.spark.as_ref()),
+        "sparkUiUrl": p.ui_url,
+        "jobs": tally(&p.jobs),
+        "stages": tally(&p.stages),
+        "tasks": tally(&p.tasks),
+        "updateTime": p.updated_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
     })))
 }
 

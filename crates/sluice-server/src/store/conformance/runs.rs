@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::domain::Outcome;
+use crate::domain::spark::{SparkProgress, SparkState, Tally};
 
 pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "life", "t", true);
@@ -63,6 +64,35 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
             .held
     );
 
+    // The Spark progress is the holder's to write; another node's write is dropped.
+    assert!(seen.spark.is_none());
+    let progress = SparkProgress {
+        app_id: Some("local-17".into()),
+        ui_url: Some("http://127.0.0.1:4040".into()),
+        state: SparkState::Running,
+        jobs: Tally {
+            total: 3,
+            completed: 2,
+            active: 1,
+            ..Tally::default()
+        },
+        updated_at: Some(now_micros()),
+        ..SparkProgress::default()
+    };
+    assert!(
+        store
+            .set_spark_progress(r1.id, "n1", &progress)
+            .await
+            .unwrap()
+    );
+    let other = SparkProgress {
+        app_id: Some("theirs".into()),
+        ..SparkProgress::default()
+    };
+    assert!(!store.set_spark_progress(r1.id, "n2", &other).await.unwrap());
+    let seen = store.get_run(org, r1.id).await.unwrap().unwrap();
+    assert_eq!(seen.spark.as_ref(), Some(&progress), "round trips whole");
+
     let done = store
         .finish_run(
             r1.id,
@@ -72,6 +102,11 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
         .await
         .unwrap();
     assert_eq!(done.state, RunState::CompletedWithErrors);
+    assert_eq!(done.spark, Some(progress.clone()), "the end keeps it");
+    assert!(
+        !store.set_spark_progress(r1.id, "n1", &other).await.unwrap(),
+        "an ended run's progress stays as it ended"
+    );
     assert_eq!(done.counters.target_rows_written, 9);
     assert!(done.ended_at.is_some() && done.lease_owner.is_none());
     assert!(

@@ -1,5 +1,6 @@
-//! A run's children: the parts of a run (a replication's tables), each with its own state and
-//! counters.
+//! What a run records as it goes besides counters and log: its children (the parts of a run, a
+//! replication's tables, each with its own state and counters) and its Spark application's
+//! progress.
 
 use super::rows::{from_micros, micros};
 use super::*;
@@ -31,6 +32,25 @@ pub(super) async fn put_run_child(s: &SqliteStore, c: &RunChild) -> Result<()> {
     .execute(&s.write)
     .await?;
     Ok(())
+}
+
+pub(super) async fn set_spark_progress(
+    s: &SqliteStore,
+    run_id: Uuid,
+    node: &str,
+    progress: &SparkProgress,
+) -> Result<bool> {
+    let json = serde_json::to_string(progress).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let done = sqlx::query(&format!(
+        "UPDATE runs SET spark_progress = ?
+         WHERE id = ? AND lease_owner = ? AND state IN {CLAIMED}"
+    ))
+    .bind(json)
+    .bind(run_id.to_string())
+    .bind(node)
+    .execute(&s.write)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub(super) async fn list_run_children(s: &SqliteStore, run_id: Uuid) -> Result<Vec<RunChild>> {

@@ -246,6 +246,15 @@ impl Store for SqliteStore {
         children::put_run_child(self, child).await
     }
 
+    async fn set_spark_progress(
+        &self,
+        run_id: Uuid,
+        node: &str,
+        progress: &SparkProgress,
+    ) -> Result<bool> {
+        children::set_spark_progress(self, run_id, node, progress).await
+    }
+
     async fn list_run_children(&self, run_id: Uuid) -> Result<Vec<RunChild>> {
         children::list_run_children(self, run_id).await
     }

@@ -31,6 +31,12 @@ fn json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T>
     serde_json::from_str(&s).map_err(|e| corrupt(col, e))
 }
 
+fn opt_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<Option<T>> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| serde_json::from_str(&s).map_err(|e| corrupt(col, e)))
+        .transpose()
+}
+
 fn parsed<T: std::str::FromStr<Err = String>>(row: &SqliteRow, col: &str) -> Result<T> {
     let s: String = row.try_get(col)?;
     s.parse().map_err(|e: String| corrupt(col, e))
@@ -125,6 +131,7 @@ pub(super) fn run(row: &SqliteRow) -> Result<Run> {
         ended_at: opt_time(row, "ended_at")?,
         lease_owner: row.try_get("lease_owner")?,
         lease_expires_at: opt_time(row, "lease_expires_at")?,
+        spark: opt_json(row, "spark_progress")?,
     })
 }
 

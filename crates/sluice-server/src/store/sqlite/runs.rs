@@ -126,6 +126,7 @@ pub(super) async fn create_run(s: &SqliteStore, task: &Task, new: NewRun) -> Res
         ended_at: None,
         lease_owner: None,
         lease_expires_at: None,
+        spark: None,
     };
     sqlx::query(
         "INSERT INTO runs (id, org_id, task_id, run_number, external_id, trigger, started_by,
