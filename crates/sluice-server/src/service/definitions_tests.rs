@@ -1,4 +1,6 @@
 use super::*;
+use crate::domain::task::DEFAULT_FOLDER;
+use crate::domain::{ConnectionType, TaskType};
 
 const MTT: &str = r#"
 type = "MTT"
