@@ -165,7 +165,7 @@ pub async fn open_reader(
     let ep2 = ep.clone();
     tokio::spawn(async move {
         // The client lives as long as the COPY streams.
-        let _client = client;
+        let client = client;
         let mut stream = std::pin::pin!(stream);
         let mut decoder = Decoder::new(schema2, decs, batch_size);
         let mut buf = BytesMut::new();
@@ -178,6 +178,15 @@ pub async fn open_reader(
                 }
                 Some(Err(e)) => Err(pg_err(&ep2, e)),
                 None => {
+                    // The view goes before the reader says it is done: left to the session's
+                    // end, its cleanup would still hold locks on the source's catalog entries
+                    // after the run ended, and a DROP of the source table could deadlock with it.
+                    if let Err(e) = client
+                        .batch_execute(&format!("DROP VIEW IF EXISTS {VIEW}"))
+                        .await
+                    {
+                        tracing::debug!("dropping the source view: {e}");
+                    }
                     if let Some(b) = decoder.finish() {
                         let _ = tx.send(b).await;
                     }
