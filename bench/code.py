@@ -2,8 +2,8 @@
 """Code task benchmark.
 
 1. Spark overhead: the same PySpark job (sum over a range) run N times by hand with spark-submit
-   and N times as a Sluice `spark` code task (started through the native API, waited for), wall
-   time side by side; once with the driver UI off (Sluice reads progress from the log alone) and
+   and N times as a Sluice `spark` code task (started through the native API, waited for),
+   interleaved, wall time side by side; once with the driver UI off (Sluice reads progress from the log alone) and
    once with it on (Sluice also polls the driver's monitoring API every second).
 2. Log latency: a `process` task prints a timestamped line every 50 ms; each line's delay from the
    moment it was printed to the moment it is readable through `GET /api/v1/runs/{id}/log`, polled
@@ -34,14 +34,6 @@ with open(os.path.join(defs, "ticker.toml"), "w") as f:
     f.write(f'type = "CODE"\nengine = "process"\nprogram = "{sys.executable}"\nargs = ["{ticker}"]\n')
 
 submit = os.path.join(spark_home, "bin", "spark-submit")
-hand = {"spark_sum": [], "spark_sum_ui": []}
-for task, conf in [("spark_sum", ["--conf", "spark.ui.enabled=false"]), ("spark_sum_ui", [])]:
-    for _ in range(n):
-        t0 = time.perf_counter()
-        subprocess.run([submit, "--master", "local[*]", "--deploy-mode", "client", *conf, job, "10000000"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        hand[task].append(time.perf_counter() - t0)
-
 env = dict(os.environ, SLUICE_ADMIN_PASSWORD="bench-password", RUST_LOG="warn", SPARK_HOME=spark_home)
 server = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", os.path.join(work, "data"),
                            "--definitions", defs], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
@@ -62,9 +54,16 @@ def call(method, path, body=None, token=None):
 
 try:
     token = call("POST", "/api/v1/auth/login", {"username": "admin", "password": "bench-password"})["token"]
+    # By hand and through Sluice interleaved, so a drift in the machine's speed falls on both.
+    hand = {"spark_sum": [], "spark_sum_ui": []}
     via = {"spark_sum": [], "spark_sum_ui": []}
-    for task in via:
-        for _ in range(n):
+    confs = {"spark_sum": ["--conf", "spark.ui.enabled=false"], "spark_sum_ui": []}
+    for _ in range(n):
+        for task in via:
+            t0 = time.perf_counter()
+            subprocess.run([submit, "--master", "local[*]", "--deploy-mode", "client", *confs[task], job, "10000000"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            hand[task].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             run = call("POST", "/api/v1/runs", {"task": task}, token)
             while not run["finished"]:

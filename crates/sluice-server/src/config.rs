@@ -40,6 +40,15 @@ pub struct SparkConfig {
     /// node); unset = this node's host name.
     #[serde(default)]
     pub ui_host: Option<String>,
+    /// How often a running application's driver is asked for its progress through its
+    /// monitoring API, in milliseconds; 0 = never (its log alone tells the progress). Each
+    /// answer costs the driver some CPU (see BENCHMARKS.md).
+    #[serde(default = "default_monitor_interval_ms")]
+    pub monitor_interval_ms: u64,
+}
+
+fn default_monitor_interval_ms() -> u64 {
+    1000
 }
 
 impl Default for SparkConfig {
@@ -48,6 +57,7 @@ impl Default for SparkConfig {
             submit: None,
             master: "local[*]".into(),
             ui_host: None,
+            monitor_interval_ms: default_monitor_interval_ms(),
         }
     }
 }

@@ -61,8 +61,11 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
     })?;
     let pid = child.id().unwrap_or_default();
     let watch = spark.then(|| {
+        let ask_every =
+            Some(Duration::from_millis(ctx.spark.monitor_interval_ms)).filter(|d| !d.is_zero());
         SparkWatch::start(
             ui_port,
+            ask_every,
             ctx.spark.ui_host(),
             ctx.journal.clone(),
             ctx.log.clone(),

@@ -1,6 +1,7 @@
 //! Follows the Spark application a code task runs and keeps its progress on the run: the driver's
-//! log lines as they come and, while the driver's UI is up, its monitoring REST API (polled every
-//! second on this node: in client mode the driver is the spark-submit process here). Both are
+//! log lines as they come and, while the driver's UI is up, its monitoring REST API (polled on this
+//! node, every `[spark] monitor_interval_ms`: in client mode the driver is the spark-submit process
+//! here). Both are
 //! merged, since either may miss something: the log is quiet when the application lowers its log
 //! level, and the API is gone the moment the application ends. Saved when it changes, and once at
 //! the end with the application's final state.
@@ -14,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// How often the driver's API is asked and changes are saved.
-const POLL: Duration = Duration::from_secs(1);
+/// How often changes are saved.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]
 struct Seen {
@@ -68,9 +69,11 @@ pub struct SparkWatch {
 
 impl SparkWatch {
     /// Starts watching. `ui_port` is the port the driver was asked to serve its UI on (None when
-    /// the task turned the UI off: the log alone is read).
+    /// the task turned the UI off: the log alone is read); `ask_every` how often its API is asked
+    /// (None: never).
     pub fn start(
         ui_port: Option<u16>,
+        ask_every: Option<Duration>,
         ui_host: String,
         journal: Arc<dyn Journal>,
         log: RunLog,
@@ -84,7 +87,7 @@ impl SparkWatch {
             seen.clone(),
             journal.clone(),
             ui_host.clone(),
-            ui_port.is_some(),
+            ask_every.filter(|_| ui_port.is_some()),
             stop.clone(),
             log,
         ));
@@ -130,12 +133,12 @@ impl SparkFeed {
     }
 }
 
-/// Every [`POLL`]: asks the driver's API (when there is a UI), and saves what changed.
+/// Every [`SAVE_EVERY`]: saves what changed, having asked the driver's API when it is due.
 async fn poll(
     seen: Arc<Mutex<Seen>>,
     journal: Arc<dyn Journal>,
     ui_host: String,
-    api: bool,
+    ask_every: Option<Duration>,
     stop: CancellationToken,
     log: RunLog,
 ) -> Option<SparkProgress> {
@@ -145,14 +148,23 @@ async fn poll(
         .ok()?;
     let mut saved: Option<SparkProgress> = None;
     let mut warned = false;
+    let mut next_ask = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return saved,
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(SAVE_EVERY.min(ask_every.unwrap_or(SAVE_EVERY))) => {}
         }
         let port = seen.lock().ok().and_then(|s| s.port());
-        if let (true, Some(port)) = (api, port) {
-            match ask(&client, port).await {
+        let due = ask_every.filter(|_| tokio::time::Instant::now() >= next_ask);
+        if let (Some(every), Some(port)) = (due, port) {
+            next_ask = tokio::time::Instant::now() + every;
+            // A driver that is shutting down may take a request and never answer: the end of the
+            // run must not wait for it.
+            let answer = tokio::select! {
+                _ = stop.cancelled() => return saved,
+                a = ask(&client, port) => a,
+            };
+            match answer {
                 Ok(Some(snapshot)) => {
                     if let Ok(mut s) = seen.lock() {
                         s.api = Some(snapshot);
