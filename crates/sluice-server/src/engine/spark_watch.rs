@@ -63,6 +63,7 @@ pub struct SparkWatch {
     seen: Arc<Mutex<Seen>>,
     journal: Arc<dyn Journal>,
     ui_host: String,
+    log: RunLog,
     stop: CancellationToken,
     poller: tokio::task::JoinHandle<Option<SparkProgress>>,
 }
@@ -89,12 +90,13 @@ impl SparkWatch {
             ui_host.clone(),
             ask_every.filter(|_| ui_port.is_some()),
             stop.clone(),
-            log,
+            log.clone(),
         ));
         SparkWatch {
             seen,
             journal,
             ui_host,
+            log,
             stop,
             poller,
         }
@@ -116,7 +118,11 @@ impl SparkWatch {
             .unwrap_or_default();
         p.updated_at = Some(Utc::now());
         // Not fatal: the run's outcome does not depend on its progress being kept.
-        let _ = self.journal.spark(&p).await;
+        if let Err(e) = self.journal.spark(&p).await {
+            self.log.warn(format!(
+                "could not keep the Spark application's progress: {e}"
+            ));
+        }
         p
     }
 }
@@ -148,6 +154,7 @@ async fn poll(
         .ok()?;
     let mut saved: Option<SparkProgress> = None;
     let mut warned = false;
+    let mut store_warned = false;
     let mut next_ask = tokio::time::Instant::now();
     loop {
         tokio::select! {
@@ -190,8 +197,16 @@ async fn poll(
         if saved.as_ref() != Some(&now) {
             let mut stamped = now.clone();
             stamped.updated_at = Some(Utc::now());
-            if journal.spark(&stamped).await.is_ok() {
-                saved = Some(now);
+            // A failed write is tried again at the next tick; said once in the run's log.
+            match journal.spark(&stamped).await {
+                Ok(()) => saved = Some(now),
+                Err(e) if !store_warned => {
+                    log.warn(format!(
+                        "could not keep the Spark application's progress: {e}"
+                    ));
+                    store_warned = true;
+                }
+                Err(_) => {}
             }
         }
     }
