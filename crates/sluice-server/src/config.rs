@@ -1,9 +1,12 @@
 //! Server configuration: defaults, then a TOML file, then `SLUICE_*` environment variables, then
 //! command-line flags, each overriding the one before.
 
+use crate::domain::org_grants::OrgGrants;
+use crate::domain::runtime_env::RuntimeEnvironment;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,10 +25,20 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Hours a login token stays valid.
     pub session_hours: u64,
+    /// The largest request body any route accepts, in bytes (413 above it).
+    pub max_body_bytes: usize,
     pub worker: WorkerConfig,
     pub iics: IicsConfig,
     pub notify: NotifyConfig,
     pub spark: SparkConfig,
+    /// Where code tasks may run, by name (`[runtime_environments.<name>]`); see
+    /// `domain::runtime_env`. Tasks defined through an API may only use one granted to their org.
+    #[serde(default)]
+    pub runtime_environments: BTreeMap<String, RuntimeEnvironment>,
+    /// What each org's API-defined connections may reach on this server, by org name
+    /// (`[orgs.<name>]`: `file_roots`, `env`); see `domain::org_grants`. Nothing by default.
+    #[serde(default)]
+    pub orgs: BTreeMap<String, OrgGrants>,
 }
 
 /// Where Spark is, for `spark` code tasks.
@@ -176,10 +189,13 @@ impl Default for Config {
             admin_user: None,
             admin_password: None,
             session_hours: 24,
+            max_body_bytes: 10 << 20,
             worker: WorkerConfig::default(),
             iics: IicsConfig::default(),
             notify: NotifyConfig::default(),
             spark: SparkConfig::default(),
+            runtime_environments: BTreeMap::new(),
+            orgs: BTreeMap::new(),
         }
     }
 }
@@ -238,8 +254,23 @@ impl Config {
             // (SLUICE_URL, SLUICE_TOKEN, ...) are not config keys and are ignored here.
             .merge(Env::prefixed("SLUICE_").split("__"))
             .merge(Serialized::defaults(overrides))
-            .extract()
-            .map_err(|e| ConfigError(e.to_string()))
+            .extract::<Config>()
+            .map_err(|e| ConfigError(e.to_string()))?
+            .checked()
+    }
+
+    /// The configuration, or every problem of it in one error.
+    fn checked(self) -> Result<Config, ConfigError> {
+        let problems: Vec<String> = self
+            .runtime_environments
+            .iter()
+            .flat_map(|(name, env)| env.problems(name))
+            .collect();
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(ConfigError(problems.join("; ")))
+        }
     }
 
     /// The definitions directory to load: the configured one, else the bundled examples.

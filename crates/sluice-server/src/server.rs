@@ -60,6 +60,8 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         data_dir: config.data_dir.clone(),
         ended: ended.clone(),
         spark: config.spark.clone(),
+        runtime_envs: Arc::new(config.runtime_environments.clone()),
+        grants: Arc::new(config.orgs.clone()),
     };
     // Whatever this node held before it (re)started cannot be running any more.
     let boot_handle_store = store.clone();

@@ -44,6 +44,9 @@ pub struct UserView {
     pub username: String,
     pub org_id: Uuid,
     pub org_name: String,
+    /// `monitor`, `operator`, `designer` or `admin`.
+    pub role: String,
+    /// Whether the role is `admin`.
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -55,8 +58,20 @@ pub struct NewUser {
     /// The org's name; defaults to the caller's org. Only the default org's admins may name another.
     #[serde(default)]
     pub org: Option<String>,
+    /// `monitor`, `operator`, `designer` (the default) or `admin`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The same as `role: admin` (kept for older clients).
     #[serde(default)]
     pub is_admin: bool,
+}
+
+/// A user's new role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    /// `monitor`, `operator`, `designer` or `admin`.
+    pub role: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -1,12 +1,14 @@
 //! Login, tokens, the caller, orgs and users.
 
-use super::{ApiJson, ApiResult, Auth};
-use crate::domain::{Org, User};
+use super::{ApiError, ApiJson, ApiPath, ApiResult, Auth};
+use crate::domain::{Org, Role, User};
 use crate::service::{App, Principal};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::{Json, Router, routing::get, routing::post};
-use sluice_types::{LoginRequest, LoginResponse, NewOrg, NewToken, NewUser, OrgView, UserView};
+use axum::{Json, Router, routing::get, routing::post, routing::put};
+use sluice_types::{
+    LoginRequest, LoginResponse, NewOrg, NewToken, NewUser, OrgView, RoleChange, UserView,
+};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -15,6 +17,7 @@ pub fn routes() -> Router<App> {
         .route("/me", get(me))
         .route("/orgs", get(list_orgs).post(create_org))
         .route("/users", get(list_users).post(create_user))
+        .route("/users/{id}/role", put(set_role))
 }
 
 fn user_view(u: &User, org_name: &str) -> UserView {
@@ -23,7 +26,8 @@ fn user_view(u: &User, org_name: &str) -> UserView {
         username: u.username.clone(),
         org_id: u.org_id,
         org_name: org_name.into(),
-        is_admin: u.is_admin,
+        role: u.role.as_str().into(),
+        is_admin: u.is_admin(),
         created_at: u.created_at,
     }
 }
@@ -101,11 +105,7 @@ pub async fn create_org(
 #[utoipa::path(get, path = "/api/v1/users", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Vec<UserView>)))]
 pub async fn list_users(State(app): State<App>, Auth(who): Auth) -> ApiResult<Json<Vec<UserView>>> {
-    let users = app
-        .store
-        .list_users(who.org_id())
-        .await
-        .map_err(crate::service::ServiceError::from)?;
+    let users = app.list_users(&who).await?;
     Ok(Json(
         users.iter().map(|u| user_view(u, &who.org_name)).collect(),
     ))
@@ -119,17 +119,30 @@ pub async fn create_user(
     Auth(who): Auth,
     ApiJson(req): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let role = match (&req.role, req.is_admin) {
+        (Some(r), _) => r.parse::<Role>().map_err(ApiError::invalid)?,
+        (None, true) => Role::Admin,
+        (None, false) => Role::Designer,
+    };
     let user = app
-        .create_user(
-            &who,
-            &req.username,
-            &req.password,
-            req.org.as_deref(),
-            req.is_admin,
-        )
+        .create_user(&who, &req.username, &req.password, req.org.as_deref(), role)
         .await?;
     let org_name = org_name_of(&app, &who, &user).await;
     Ok((StatusCode::CREATED, Json(user_view(&user, &org_name))))
+}
+
+/// Gives a user of the caller's org another role (the org's last Admin cannot step down).
+#[utoipa::path(put, path = "/api/v1/users/{id}/role", tag = "auth", request_body = RoleChange,
+    security(("bearer" = [])), responses((status = 200, body = UserView)))]
+pub async fn set_role(
+    State(app): State<App>,
+    Auth(who): Auth,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+    ApiJson(req): ApiJson<RoleChange>,
+) -> ApiResult<Json<UserView>> {
+    let role = req.role.parse::<Role>().map_err(ApiError::invalid)?;
+    let user = app.set_role(&who, id, role).await?;
+    Ok(Json(user_view(&user, &who.org_name)))
 }
 
 async fn org_name_of(app: &App, who: &Principal, user: &User) -> String {

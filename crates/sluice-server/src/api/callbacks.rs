@@ -44,6 +44,6 @@ pub async fn resend(
     ApiPath((reference, id)): ApiPath<(String, Uuid)>,
 ) -> ApiResult<Json<CallbackView>> {
     let run = app.find_run(who.org_id(), &reference).await?;
-    let cb = app.resend_callback(who.org_id(), run.id, id).await?;
+    let cb = app.resend_callback(&who, run.id, id).await?;
     Ok(Json(callback_view(&cb, &[])))
 }

@@ -49,9 +49,7 @@ pub async fn create(
     Auth(who): Auth,
     ApiJson(input): ApiJson<ConnectionInput>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    let conn = app
-        .save_connection(who.org_id(), spec_from(input)?, None)
-        .await?;
+    let conn = app.save_connection(&who, spec_from(input)?, None).await?;
     Ok((StatusCode::CREATED, Json(connection_view(&conn))))
 }
 
@@ -79,7 +77,7 @@ pub async fn update(
 ) -> ApiResult<Json<ConnectionView>> {
     let existing = app.resolve_connection(who.org_id(), &reference).await?;
     let conn = app
-        .save_connection(who.org_id(), spec_from(input)?, Some(&existing))
+        .save_connection(&who, spec_from(input)?, Some(&existing))
         .await?;
     Ok(Json(connection_view(&conn)))
 }
@@ -92,7 +90,7 @@ pub async fn remove(
     ApiPath(reference): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let conn = app.resolve_connection(who.org_id(), &reference).await?;
-    app.delete_connection(who.org_id(), conn.id).await?;
+    app.delete_connection(&who, conn.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -106,5 +104,5 @@ pub async fn check(
     ApiPath(reference): ApiPath<String>,
 ) -> ApiResult<Json<ConnectionCheck>> {
     let conn = app.resolve_connection(who.org_id(), &reference).await?;
-    Ok(Json(app.check_connection(&conn).await))
+    Ok(Json(app.check_connection(&who, &conn).await?))
 }

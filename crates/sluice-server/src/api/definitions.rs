@@ -23,7 +23,7 @@ pub async fn apply(
     Auth(who): Auth,
     ApiJson(bundle): ApiJson<DefinitionBundle>,
 ) -> ApiResult<(StatusCode, Json<ApplyReport>)> {
-    let report = app.apply_bundle(who.org_id(), &bundle).await;
+    let report = app.apply_bundle(&who, &bundle).await;
     let status = if report.errors.is_empty() {
         StatusCode::OK
     } else {

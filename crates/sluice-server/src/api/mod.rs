@@ -9,8 +9,11 @@ mod extract;
 mod health;
 pub mod iics;
 mod openapi;
+mod openapi_policy;
+mod request_log;
 mod runs;
 pub mod starfish;
+mod surface;
 mod tasks;
 mod xml;
 
@@ -93,29 +96,26 @@ pub fn router(app: App) -> Router {
         .merge(runs::routes())
         .merge(callbacks::routes())
         .merge(openapi::routes());
+    let body_limit = app.config.max_body_bytes;
     Router::new()
         .merge(health::routes())
         .nest("/api/v1", v1)
         .merge(iics::routes())
         .merge(starfish::routes())
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not take that method",
-            )
-        })
+        // Plain answers: `surface::shape_errors` gives them the shape of the surface asked.
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the server hit a bug handling this request; it has been logged",
-                )
-                .into_response()
-            },
+            surface::panic_response,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Every body is bounded before anything reads it: extractors and the compatibility
+        // layers' own readers alike. A declared length over the limit is refused unread.
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            surface::shape_errors,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_log::span))
         .with_state(app)
 }

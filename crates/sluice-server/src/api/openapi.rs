@@ -1,5 +1,6 @@
 //! The OpenAPI document of the native API, generated from the handlers' annotations.
 
+use super::openapi_policy::Policy;
 use super::{auth, callbacks, connections, definitions, health, runs, tasks};
 use crate::service::App;
 use axum::{Json, Router, routing::get};
@@ -12,7 +13,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         health::health,
         auth::login, auth::create_token, auth::me, auth::list_orgs, auth::create_org,
-        auth::list_users, auth::create_user,
+        auth::list_users, auth::create_user, auth::set_role,
         tasks::list, tasks::create, tasks::read, tasks::update, tasks::remove, tasks::export,
         tasks::webhook_key,
         connections::list, connections::create, connections::read, connections::update,
@@ -21,7 +22,7 @@ use utoipa::{Modify, OpenApi};
         runs::start, runs::list, runs::read, runs::stop, runs::log, runs::wait,
         callbacks::list, callbacks::resend,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &Policy)
 )]
 pub struct ApiDoc;
 
@@ -44,6 +45,41 @@ pub fn routes() -> Router<App> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_says_its_role_and_its_error_answers() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                seen += 1;
+                let role = super::super::openapi_policy::role_of(method, path)
+                    .unwrap_or_else(|| panic!("{method} {path} has no role in ROLES"));
+                assert_eq!(
+                    op["x-required-role"],
+                    serde_json::json!(role.map(|r| r.as_str())),
+                    "{method} {path}"
+                );
+                let responses = op["responses"].as_object().unwrap();
+                assert!(responses.contains_key("400"), "{method} {path}");
+                if role.is_some() {
+                    for s in ["401", "403"] {
+                        assert!(responses.contains_key(s), "{method} {path} lacks {s}");
+                    }
+                }
+                if op.get("requestBody").is_some() {
+                    for s in ["413", "415"] {
+                        assert!(responses.contains_key(s), "{method} {path} lacks {s}");
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            seen,
+            super::super::openapi_policy::ROLES.len(),
+            "ROLES lists only documented operations"
+        );
+    }
 
     #[test]
     fn run_view_schema_includes_its_children() {

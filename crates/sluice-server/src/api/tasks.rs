@@ -97,7 +97,7 @@ pub async fn create(
     Auth(who): Auth,
     ApiJson(input): ApiJson<TaskInput>,
 ) -> ApiResult<(StatusCode, Json<TaskView>)> {
-    let task = app.create_task(who.org_id(), spec_from(input)?).await?;
+    let task = app.create_task(&who, spec_from(input)?).await?;
     Ok((StatusCode::CREATED, Json(task_view(&task))))
 }
 
@@ -126,7 +126,7 @@ pub async fn update(
 ) -> ApiResult<Json<TaskView>> {
     let existing = app.resolve_task(who.org_id(), &reference).await?;
     let task = app
-        .update_task(who.org_id(), existing.id, spec_from(input)?)
+        .update_task(&who, existing.id, spec_from(input)?)
         .await?;
     Ok(Json(task_view(&task)))
 }
@@ -139,7 +139,7 @@ pub async fn remove(
     ApiPath(reference): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let task = app.resolve_task(who.org_id(), &reference).await?;
-    app.delete_task(who.org_id(), task.id).await?;
+    app.delete_task(&who, task.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,7 +153,7 @@ pub async fn webhook_key(
     ApiPath(reference): ApiPath<String>,
 ) -> ApiResult<Json<WebhookKey>> {
     let task = app.resolve_task(who.org_id(), &reference).await?;
-    let key = app.rotate_webhook_key(&task).await?;
+    let key = app.rotate_webhook_key(&who, &task).await?;
     Ok(Json(WebhookKey {
         key,
         starfish_project_id: task.folder_id(),

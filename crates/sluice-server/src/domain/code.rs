@@ -50,6 +50,10 @@ pub struct CodeDef {
     /// Seconds a graceful stop waits after SIGTERM before SIGKILL (default 10).
     #[serde(default)]
     pub stop_grace_secs: Option<u64>,
+    /// The runtime environment (from the server's configuration) the task runs in; required for
+    /// tasks defined through an API. IICS `runtimeEnvironmentName` / `agentGroupId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_environment: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

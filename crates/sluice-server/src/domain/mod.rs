@@ -6,15 +6,17 @@ pub mod connection;
 pub mod identity;
 pub mod ids;
 pub mod load;
+pub mod org_grants;
 pub mod param_file;
 pub mod params;
 pub mod run;
+pub mod runtime_env;
 pub mod spark;
 pub mod task;
 pub mod taskflow;
 
 pub use connection::{Connection, ConnectionConfig, ConnectionType, Secret};
-pub use identity::{Org, User};
+pub use identity::{Org, Role, User};
 pub use run::{Counters, LogLevel, Outcome, RunEvent, RunState, StopMode, Trigger};
 pub use task::{Origin, Task, TaskType};
 

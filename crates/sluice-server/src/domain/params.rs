@@ -29,69 +29,74 @@ fn valid_name(name: &str) -> bool {
 
 /// Substitutes every reference in `text` from `values`.
 pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> Result<String, ParamError> {
+    expand(text, |name| {
+        values
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ParamError::Missing(name.to_string()))
+    })
+}
+
+/// The names referenced in `text` (for validation before a run has values), each once, in order.
+pub fn references(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let _ = expand(text, |name| {
+        if seen.insert(name.to_string()) {
+            names.push(name.to_string());
+        }
+        Ok("")
+    });
+    names
+}
+
+/// One pass over `text` (linear in its length whatever it holds: texts come from users), asking
+/// `value` for each reference.
+fn expand<'v>(
+    text: &str,
+    mut value: impl FnMut(&str) -> Result<&'v str, ParamError>,
+) -> Result<String, ParamError> {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    let mut offset = 0;
+    let mut pos = 0;
+    // The next `${` and `@@VAR:` at or after `pos`, found once each and looked for again only
+    // once passed.
+    let find = |from: usize, pat: &str| text[from..].find(pat).map(|i| from + i);
+    let (mut dollar, mut at) = (find(0, "${"), find(0, "@@VAR:"));
     loop {
-        let dollar = rest.find("${");
-        let at = rest.find("@@VAR:");
-        let next = match (dollar, at) {
+        if dollar.is_some_and(|d| d < pos) {
+            dollar = find(pos, "${");
+        }
+        if at.is_some_and(|a| a < pos) {
+            at = find(pos, "@@VAR:");
+        }
+        let (start, is_dollar) = match (dollar, at) {
             (None, None) => break,
-            (Some(d), None) => (d, true),
+            (Some(d), Some(a)) if a < d => (a, false),
+            (Some(d), _) => (d, true),
             (None, Some(a)) => (a, false),
-            (Some(d), Some(a)) => {
-                if d < a {
-                    (d, true)
-                } else {
-                    (a, false)
-                }
-            }
         };
-        let (pos, is_dollar) = next;
-        if is_dollar && pos > 0 && rest.as_bytes()[pos - 1] == b'$' {
+        if is_dollar && start > pos && text.as_bytes()[start - 1] == b'$' {
             // `$${` is an escaped literal `${`.
-            out.push_str(&rest[..pos - 1]);
+            out.push_str(&text[pos..start - 1]);
             out.push_str("${");
-            rest = &rest[pos + 2..];
-            offset += pos + 2;
+            pos = start + 2;
             continue;
         }
-        out.push_str(&rest[..pos]);
+        out.push_str(&text[pos..start]);
         let (open, close) = if is_dollar { (2, "}") } else { (6, "@@") };
-        let body = &rest[pos + open..];
-        let end = body
+        let body_start = start + open;
+        let end = text[body_start..]
             .find(close)
-            .ok_or(ParamError::Unterminated(offset + pos))?;
-        let name = body[..end].trim();
+            .ok_or(ParamError::Unterminated(start))?;
+        let name = text[body_start..body_start + end].trim();
         if !valid_name(name) {
             return Err(ParamError::BadName(name.to_string()));
         }
-        let value = values
-            .get(name)
-            .ok_or_else(|| ParamError::Missing(name.to_string()))?;
-        out.push_str(value);
-        let consumed = pos + open + end + close.len();
-        rest = &rest[consumed..];
-        offset += consumed;
+        out.push_str(value(name)?);
+        pos = body_start + end + close.len();
     }
-    out.push_str(rest);
+    out.push_str(&text[pos..]);
     Ok(out)
-}
-
-/// The names referenced in `text` (for validation before a run has values).
-pub fn references(text: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut probe = BTreeMap::new();
-    // Substitute repeatedly, learning one missing name at a time.
-    loop {
-        match substitute(text, &probe) {
-            Err(ParamError::Missing(name)) => {
-                probe.insert(name.clone(), String::new());
-                names.push(name);
-            }
-            _ => return names,
-        }
-    }
 }
 
 #[cfg(test)]

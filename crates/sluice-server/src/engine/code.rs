@@ -6,11 +6,15 @@
 //! watched as it runs ([`spark_watch`]): its id, state and progress are kept on the run.
 
 use super::spark_watch::{self, SparkFeed, SparkWatch};
-use super::{EngineError, RunContext};
+use super::{EngineError, RunContext, os_user};
 use crate::domain::code::{CodeDef, CodeEngine};
+use crate::domain::runtime_env::{
+    BASIC_ENV, RuntimeEnvironment, environment_for, is_plain_relative,
+};
 use crate::domain::spark::{SparkProgress, SparkState};
 use crate::domain::{LogLevel, Outcome};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -32,14 +36,29 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
         .iter()
         .map(|a| ctx.substitute(a))
         .collect::<Result<Vec<_>, _>>()?;
+    let program = match def.engine {
+        CodeEngine::Process => ctx.substitute(&def.program)?,
+        CodeEngine::Spark => String::new(),
+    };
+    // The operator's rules, checked again on what will really run (parameters substituted, and
+    // the configuration as it is now).
+    let env = environment_for(
+        &ctx.runtime_envs,
+        def,
+        &program,
+        ctx.confined,
+        &ctx.org_name,
+    )
+    .map_err(EngineError::Definition)?;
+    let place = Place::new(&env, ctx);
     let (program, args, ui_port) = match def.engine {
-        CodeEngine::Process => (ctx.substitute(&def.program)?, user_args, None),
-        CodeEngine::Spark => spark_submit(def, ctx, user_args)?,
+        CodeEngine::Process => (program, user_args, None),
+        CodeEngine::Spark => spark_submit(def, ctx, &place, user_args)?,
     };
     let spark = def.engine == CodeEngine::Spark;
     let dir = match &def.working_dir {
-        Some(d) => ctx.base_dir.join(ctx.substitute(d)?),
-        None => ctx.base_dir.clone(),
+        Some(d) => place.inside(&ctx.substitute(d)?, "working_dir")?,
+        None => place.root.clone(),
     };
     let mut cmd = tokio::process::Command::new(&program);
     cmd.args(&args)
@@ -48,15 +67,13 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for (k, v) in &def.env {
-        cmd.env(k, ctx.substitute(v)?);
-    }
+    environment(&mut cmd, &env, def, ctx)?;
     #[cfg(unix)]
     cmd.process_group(0);
     let mut child = cmd.spawn().map_err(|e| {
         EngineError::Data(format!(
             "could not start `{program}` in {}: {e}",
-            dir.display()
+            place.show(&dir)
         ))
     })?;
     let pid = child.id().unwrap_or_default();
@@ -75,7 +92,7 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
     ctx.log.info(format!(
         "Started `{program}` (pid {pid}) with {} argument(s) in {}",
         args.len(),
-        dir.display()
+        place.show(&dir)
     ));
     let pumps = [
         tokio::spawn(pump(
@@ -146,6 +163,96 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
     }
 }
 
+/// Where a code task's program runs and its paths resolve: the runtime environment's working
+/// directory, else (the operator's own files) the task's definitions directory.
+struct Place {
+    root: PathBuf,
+    /// Paths must be plain relative ones that stay inside `root`, symbolic links included.
+    confined: bool,
+}
+
+impl Place {
+    fn new(env: &RuntimeEnvironment, ctx: &RunContext) -> Place {
+        Place {
+            root: env
+                .working_dir
+                .clone()
+                .unwrap_or_else(|| ctx.base_dir.clone()),
+            confined: ctx.confined || env.working_dir.is_some(),
+        }
+    }
+
+    /// `rel` under the root; confined, refused unless it stays there once links are followed.
+    fn inside(&self, rel: &str, field: &str) -> Result<PathBuf, EngineError> {
+        if !self.confined {
+            return Ok(self.root.join(rel));
+        }
+        let refuse = || {
+            EngineError::Definition(format!(
+                "{field}: `{rel}` must be a relative path inside the runtime environment's working directory"
+            ))
+        };
+        if !is_plain_relative(rel) {
+            return Err(refuse());
+        }
+        let path = self.root.join(rel);
+        // What exists must resolve inside the root (a link out of it is refused); what does not
+        // exist yet is reported missing by whoever needs it.
+        if let (Ok(real), Ok(root)) = (path.canonicalize(), self.root.canonicalize())
+            && !real.starts_with(&root)
+        {
+            return Err(refuse());
+        }
+        Ok(path)
+    }
+
+    /// A path as messages show it: relative to the root when confined, so the server's own
+    /// directories are not shown to the task's users.
+    fn show(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.root) {
+            Ok(rel) if self.confined => format!("./{}", rel.display()).replace("/./", "/"),
+            _ => path.display().to_string(),
+        }
+    }
+}
+
+/// The program's environment: never the server's own. The basics and what the runtime
+/// environment passes on from the server, what it sets, then the task's own variables (a task
+/// defined through an API may not set the dynamic loader's); and its OS user, when it names one.
+fn environment(
+    cmd: &mut tokio::process::Command,
+    env: &RuntimeEnvironment,
+    def: &CodeDef,
+    ctx: &RunContext,
+) -> Result<(), EngineError> {
+    cmd.env_clear();
+    for name in BASIC_ENV
+        .iter()
+        .copied()
+        .chain(env.pass_env.iter().map(String::as_str))
+    {
+        if let Some(v) = std::env::var_os(name) {
+            cmd.env(name, v);
+        }
+    }
+    cmd.envs(&env.env);
+    for (k, v) in &def.env {
+        if ctx.confined && (k.starts_with("LD_") || k.starts_with("DYLD_")) {
+            return Err(EngineError::Definition(format!(
+                "env: `{k}` may only be set by the server's operator"
+            )));
+        }
+        cmd.env(k, ctx.substitute(v)?);
+    }
+    if let Some(user) = &env.user {
+        let account = os_user::lookup(user).map_err(EngineError::Definition)?;
+        cmd.uid(account.uid)
+            .gid(account.gid)
+            .env("HOME", &account.home);
+    }
+    Ok(())
+}
+
 /// SIGTERM to the group, SIGKILL after `grace` (or at once when an immediate stop comes).
 async fn terminate(child: &mut Child, pid: u32, grace: Duration, ctx: &RunContext) {
     signal_group(pid, Signal::Term);
@@ -184,17 +291,18 @@ fn spark_summary(p: &SparkProgress) -> String {
 fn spark_submit(
     def: &CodeDef,
     ctx: &RunContext,
+    place: &Place,
     user_args: Vec<String>,
 ) -> Result<(String, Vec<String>, Option<u16>), EngineError> {
     let app = def
         .application
         .as_deref()
         .ok_or_else(|| EngineError::Definition("application: missing".into()))?;
-    let app = ctx.base_dir.join(ctx.substitute(app)?);
+    let app = place.inside(&ctx.substitute(app)?, "application")?;
     if !app.is_file() {
         return Err(EngineError::Definition(format!(
             "application: {} was not found",
-            app.display()
+            place.show(&app)
         )));
     }
     let master = match &def.master {
@@ -256,7 +364,12 @@ fn spark_submit(
         let files = def
             .files
             .iter()
-            .map(|f| Ok(ctx.base_dir.join(ctx.substitute(f)?).display().to_string()))
+            .map(|f| {
+                Ok(place
+                    .inside(&ctx.substitute(f)?, "files")?
+                    .display()
+                    .to_string())
+            })
             .collect::<Result<Vec<_>, EngineError>>()?;
         args.extend(["--files".into(), files.join(",")]);
     }

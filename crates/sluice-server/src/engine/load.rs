@@ -11,6 +11,7 @@ use super::db::{
 use super::load_target::{to_file, to_table};
 use super::mapping::{open_source, session, source::RunShared};
 use super::rejects::Rejects;
+use super::sql_guard::SqlKind;
 use super::{EngineError, LiveCounters, RunContext};
 use crate::domain::load::{FieldMap, LoadOptions, ObjectSource};
 use crate::domain::task::{FileFormat, FileSource};
@@ -187,10 +188,12 @@ pub(crate) async fn register_database(
             filter: src
                 .filter
                 .as_deref()
-                .map(|f| ctx.substitute(f))
+                .map(|f| ctx.substitute_sql(f, SqlKind::Native, "source.filter"))
                 .transpose()?,
         },
-        (None, Some(q)) => SourceObject::Query(ctx.substitute(q)?),
+        (None, Some(q)) => {
+            SourceObject::Query(ctx.substitute_sql(q, SqlKind::Native, "source.query")?)
+        }
         _ => {
             return Err(EngineError::Definition(
                 "source: give either `table` or `query`".into(),
@@ -268,7 +271,10 @@ fn projection_sql(
     } else {
         for f in fields {
             let e = match (&f.expr, &f.source) {
-                (Some(e), None) => format!("({})", ctx.substitute(e)?),
+                (Some(e), None) => format!(
+                    "({})",
+                    ctx.substitute_sql(e, SqlKind::Expression, &format!("fields.{}", f.target))?
+                ),
                 (None, Some(s)) => quote(s),
                 (None, None) => quote(&f.target),
                 (Some(_), Some(_)) => {
@@ -298,7 +304,10 @@ fn projection_sql(
         None => "source".to_string(),
     };
     let filter = file_filter
-        .map(|f| ctx.substitute(f).map(|f| format!(" WHERE {f}")))
+        .map(|f| {
+            ctx.substitute_sql(f, SqlKind::Expression, "source.filter")
+                .map(|f| format!(" WHERE {f}"))
+        })
         .transpose()?
         .unwrap_or_default();
     Ok((

@@ -20,6 +20,7 @@ mod stop_tests;
 #[path = "mapping_tests.rs"]
 mod tests;
 
+use super::sql_guard::SqlKind;
 use super::{EngineError, RunContext};
 use crate::domain::Outcome;
 use crate::domain::task::{FileFormat, FileSource, MappingDef};
@@ -171,7 +172,7 @@ fn query(def: &MappingDef, ctx: &RunContext) -> Result<String, EngineError> {
         }
     }
     match (&def.transform, all.as_slice()) {
-        (Some(t), _) => ctx.substitute(&t.sql),
+        (Some(t), _) => ctx.substitute_sql(&t.sql, SqlKind::Query, "transform.sql"),
         (None, [only]) => Ok(format!("SELECT * FROM \"{}\"", only.replace('"', "\"\""))),
         (None, _) => Err(EngineError::Definition(
             "a mapping with several sources needs a transform saying how to combine them".into(),

@@ -37,6 +37,7 @@ impl Harness {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             base_dir: dir.path().to_path_buf(),
+            area: dir.path().to_path_buf(),
             file_roots: BTreeMap::new(),
             counters: Arc::new(LiveCounters::default()),
             log,
@@ -46,6 +47,10 @@ impl Harness {
             rejects_path: dir.path().join("rejects.jsonl"),
             journal: Arc::new(crate::engine::journal::MemoryJournal::default()),
             spark: Default::default(),
+            org_name: "default".into(),
+            confined: false,
+            runtime_envs: Default::default(),
+            grants: Default::default(),
         };
         Harness { dir, ctx, rx }
     }

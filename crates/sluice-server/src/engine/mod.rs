@@ -11,10 +11,12 @@ mod load_target;
 mod mapping;
 pub mod mask;
 pub mod masking;
+mod os_user;
 mod rejects;
 mod replicate;
 mod spark_log;
 mod spark_watch;
+pub mod sql_guard;
 mod sync;
 
 pub use context::{LiveCounters, RunContext, RunLog, StopSignal};

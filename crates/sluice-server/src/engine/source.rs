@@ -401,6 +401,7 @@ pub(crate) fn expand(source: &FileSource, ctx: &RunContext) -> Result<Vec<PathBu
     for entry in entries {
         let file = entry.map_err(|e| EngineError::Data(format!("source `{name}`: {e}")))?;
         if file.is_file() {
+            ctx.check_found(&file, source.connection.as_deref())?;
             files.push(file);
         }
     }

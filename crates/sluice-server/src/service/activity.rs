@@ -97,6 +97,7 @@ impl App {
         task: &Task,
         mode: StopMode,
     ) -> Result<Vec<Run>> {
+        who.require(crate::domain::Role::Operator)?;
         let active = self
             .store
             .list_runs(

@@ -1,7 +1,7 @@
 //! Identities: password hashing (argon2), login, bearer tokens, the first admin, orgs and users.
 
 use super::{App, Result, ServiceError};
-use crate::domain::User;
+use crate::domain::{Role, User};
 use crate::store::NewToken;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -40,6 +40,33 @@ pub struct Principal {
 impl Principal {
     pub fn org_id(&self) -> uuid::Uuid {
         self.user.org_id
+    }
+
+    /// Refuses (403) a caller whose role does not allow what `needed` may do.
+    pub fn require(&self, needed: Role) -> Result<()> {
+        if self.user.role.allows(needed) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!(
+                "this needs the {needed} role; `{}` has the {} role",
+                self.user.username, self.user.role
+            )))
+        }
+    }
+
+    /// The operator's own identity: definitions loaded from the server's definitions directory
+    /// act as an Admin of the org they load into.
+    pub fn operator(org_id: Uuid, org_name: &str) -> Principal {
+        Principal {
+            user: User {
+                id: Uuid::nil(),
+                org_id,
+                username: "sluice".into(),
+                role: Role::Admin,
+                created_at: Utc::now(),
+            },
+            org_name: org_name.into(),
+        }
     }
 }
 
@@ -112,7 +139,7 @@ impl App {
                 self.default_org,
                 &username,
                 &hash_password(&password)?,
-                true,
+                Role::Admin,
             )
             .await?;
         tracing::info!(user = %username, "created the first admin");
@@ -218,7 +245,18 @@ impl App {
 
     /// A new inbound webhook key for a task, replacing the old one; shown only now (the store
     /// keeps its SHA-256).
-    pub async fn rotate_webhook_key(&self, task: &crate::domain::Task) -> Result<String> {
+    pub async fn rotate_webhook_key(
+        &self,
+        who: &Principal,
+        task: &crate::domain::Task,
+    ) -> Result<String> {
+        who.require(Role::Designer)?;
+        if task.org_id != who.org_id() {
+            return Err(ServiceError::NotFound(format!(
+                "task {} not found",
+                task.id
+            )));
+        }
         let key = format!("whk_{}", random_string(40));
         self.store
             .set_webhook_key(task.id, &token_hash(&key))
@@ -226,8 +264,8 @@ impl App {
         Ok(key)
     }
 
-    /// The caller behind a task's webhook key: a stand-in user named `webhook` of the task's org,
-    /// allowed to start that task only (the caller checks the task).
+    /// The caller behind a task's webhook key: a stand-in Operator named `webhook` of the task's
+    /// org, allowed to start that task only (the caller checks the task).
     pub async fn webhook_principal(
         &self,
         task: &crate::domain::Task,
@@ -246,7 +284,7 @@ impl App {
             id: Uuid::nil(),
             org_id: task.org_id,
             username: "webhook".into(),
-            is_admin: false,
+            role: Role::Operator,
             created_at: Utc::now(),
         })
         .await
@@ -285,7 +323,7 @@ impl App {
 
     /// Admins of the default org manage orgs.
     fn require_super_admin(&self, who: &Principal) -> Result<()> {
-        if who.user.is_admin && who.org_id() == self.default_org {
+        if who.user.is_admin() && who.org_id() == self.default_org {
             Ok(())
         } else {
             Err(ServiceError::Forbidden(
@@ -317,13 +355,9 @@ impl App {
         username: &str,
         password: &str,
         org: Option<&str>,
-        is_admin: bool,
+        role: Role,
     ) -> Result<User> {
-        if !who.user.is_admin {
-            return Err(ServiceError::Forbidden(
-                "only admins may create users".into(),
-            ));
-        }
+        who.require(Role::Admin)?;
         crate::domain::task::validate_name(username)
             .map_err(|e| ServiceError::Invalid(format!("username: {e}")))?;
         if password.len() < 8 {
@@ -347,7 +381,35 @@ impl App {
         };
         Ok(self
             .store
-            .create_user(org_id, username, &hash_password(password)?, is_admin)
+            .create_user(org_id, username, &hash_password(password)?, role)
+            .await?)
+    }
+
+    /// The users of the caller's org (Admins only: the list is who may do what).
+    pub async fn list_users(&self, who: &Principal) -> Result<Vec<User>> {
+        who.require(Role::Admin)?;
+        Ok(self.store.list_users(who.org_id()).await?)
+    }
+
+    /// Gives a user of the caller's org another role. The last Admin of an org cannot step down:
+    /// nobody would be left to manage it.
+    pub async fn set_role(&self, who: &Principal, user_id: Uuid, role: Role) -> Result<User> {
+        who.require(Role::Admin)?;
+        let users = self.store.list_users(who.org_id()).await?;
+        let target = users
+            .iter()
+            .find(|u| u.id == user_id)
+            .ok_or_else(|| ServiceError::NotFound(format!("user {user_id} not found")))?;
+        let admins = users.iter().filter(|u| u.is_admin()).count();
+        if target.is_admin() && role != Role::Admin && admins <= 1 {
+            return Err(ServiceError::Conflict(format!(
+                "`{}` is the org's last Admin; make another user Admin first",
+                target.username
+            )));
+        }
+        Ok(self
+            .store
+            .set_user_role(who.org_id(), user_id, role)
             .await?)
     }
 }

@@ -1,6 +1,7 @@
 //! A run's callbacks as callers see them, and sending one again.
 
-use super::{App, Result, ServiceError};
+use super::{App, Principal, Result, ServiceError};
+use crate::domain::Role;
 use crate::store::{Attempt, Callback};
 use chrono::Utc;
 use uuid::Uuid;
@@ -17,8 +18,14 @@ impl App {
     }
 
     /// Sends a callback of a run again, now, with a new round of the schedule.
-    pub async fn resend_callback(&self, org_id: Uuid, run_id: Uuid, id: Uuid) -> Result<Callback> {
-        let run = self.get_run(org_id, run_id).await?;
+    pub async fn resend_callback(
+        &self,
+        who: &Principal,
+        run_id: Uuid,
+        id: Uuid,
+    ) -> Result<Callback> {
+        who.require(Role::Operator)?;
+        let run = self.get_run(who.org_id(), run_id).await?;
         let not_found =
             || ServiceError::NotFound(format!("callback {id} of run {run_id} not found"));
         let cb = self.store.get_callback(id).await?.ok_or_else(not_found)?;

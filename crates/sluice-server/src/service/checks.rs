@@ -16,11 +16,21 @@ impl App {
     pub fn connection_base(&self, conn: &Connection) -> PathBuf {
         match &conn.origin {
             Origin::File { root, .. } => PathBuf::from(root),
-            Origin::Api => self.config.data_dir.clone(),
+            Origin::Api => super::definitions::org_area(&self.config.data_dir, conn.org_id),
         }
     }
 
-    pub async fn check_connection(&self, conn: &Connection) -> ConnectionCheck {
+    /// Tries a connection now (Designers and Admins: it reaches out from the server).
+    pub async fn check_connection(
+        &self,
+        who: &super::Principal,
+        conn: &Connection,
+    ) -> super::Result<ConnectionCheck> {
+        who.require(crate::domain::Role::Designer)?;
+        Ok(self.check_connection_now(conn).await)
+    }
+
+    async fn check_connection_now(&self, conn: &Connection) -> ConnectionCheck {
         let started = Instant::now();
         let result = match conn.conn_type {
             ConnectionType::Files => {

@@ -6,9 +6,9 @@
 pub use super::definition_files::{ConnectionSpec, Parsed, Problems, TaskSpec, parse_file};
 pub use super::task_checks::check_definition;
 use super::task_checks::check_files;
-use super::{App, Result, ServiceError};
+use super::{App, Principal, Result, ServiceError};
 use crate::domain::task;
-use crate::domain::{Connection, Origin, Task, ids};
+use crate::domain::{Connection, Origin, Role, Task, ids};
 use chrono::Utc;
 use sluice_types::{ApplyReport, DefinitionBundle, DefinitionFile};
 use std::path::{Path, PathBuf};
@@ -64,8 +64,9 @@ impl App {
             path: rel.to_string(),
             root: root_str.clone(),
         };
+        let operator = Principal::operator(self.default_org, crate::domain::identity::DEFAULT_ORG);
         let mut report = self
-            .apply_files(self.default_org, &files, Some(root), &origin, |rel| {
+            .apply_files(&operator, &files, Some(root), &origin, |rel| {
                 root.join(rel).display().to_string()
             })
             .await;
@@ -94,7 +95,7 @@ impl App {
 
     /// Applies a bundle sent over the API: created and updated objects belong to the caller's org;
     /// relative file paths in them resolve against the data directory.
-    pub async fn apply_bundle(&self, org_id: Uuid, bundle: &DefinitionBundle) -> ApplyReport {
+    pub async fn apply_bundle(&self, who: &Principal, bundle: &DefinitionBundle) -> ApplyReport {
         let mut files = Vec::new();
         let mut report = ApplyReport::default();
         for f in &bundle.files {
@@ -107,9 +108,7 @@ impl App {
             }
         }
         let applied = self
-            .apply_files(org_id, &files, None, &|_| Origin::Api, |rel| {
-                rel.to_string()
-            })
+            .apply_files(who, &files, None, &|_| Origin::Api, |rel| rel.to_string())
             .await;
         report.created = applied.created;
         report.updated = applied.updated;
@@ -121,7 +120,7 @@ impl App {
     /// Connections first (tasks may name them), then tasks.
     async fn apply_files(
         &self,
-        org_id: Uuid,
+        who: &Principal,
         files: &[(String, String)],
         base: Option<&Path>,
         origin: &(dyn Fn(&str) -> Origin + Sync),
@@ -138,7 +137,7 @@ impl App {
                 ),
                 Ok(Parsed::Connection(spec)) => {
                     let label = format!("connection {}", spec.name);
-                    match self.put_connection(org_id, spec, origin(rel)).await {
+                    match self.put_connection(who, spec, origin(rel)).await {
                         Ok(change) => change.record(&mut report, label),
                         Err(e) => report.errors.push(format!("{}: {e}", display(rel))),
                     }
@@ -160,7 +159,7 @@ impl App {
                 continue;
             }
             let label = format!("{}/{}", spec.folder, spec.name);
-            match self.put_task(org_id, spec, origin(rel), None).await {
+            match self.put_task(who, spec, origin(rel), None).await {
                 Ok(change) => change.record(&mut report, label),
                 Err(e) => report.errors.push(format!("{}: {e}", display(rel))),
             }
@@ -253,12 +252,23 @@ impl App {
     /// Creates or replaces the task at `spec`'s folder and name (or, with `id`, that task).
     pub async fn put_task(
         &self,
-        org_id: Uuid,
+        who: &Principal,
         spec: TaskSpec,
         origin: Origin,
         id: Option<Uuid>,
     ) -> Result<Change> {
-        let problems = check_definition(&spec);
+        who.require(Role::Designer)?;
+        let org_id = who.org_id();
+        let mut problems = check_definition(&spec);
+        problems.extend(super::task_checks::check_code_environment(
+            &spec,
+            &self.config.runtime_environments,
+            origin == Origin::Api,
+            &who.org_name,
+        ));
+        if origin == Origin::Api {
+            problems.extend(super::task_checks::check_api_paths(&spec));
+        }
         if !problems.is_empty() {
             return Err(ServiceError::InvalidDefinition(problems));
         }
@@ -317,10 +327,12 @@ impl App {
 
     pub async fn put_connection(
         &self,
-        org_id: Uuid,
+        who: &Principal,
         spec: ConnectionSpec,
         origin: Origin,
     ) -> Result<Change> {
+        who.require(Role::Admin)?;
+        let org_id = who.org_id();
         if let Err(e) = task::validate_name(&spec.name) {
             return Err(ServiceError::Invalid(format!("name: {e}")));
         }
@@ -328,6 +340,18 @@ impl App {
             return Err(ServiceError::InvalidDefinition(vec![format!(
                 "config.{field}: {msg}"
             )]));
+        }
+        if origin == Origin::Api {
+            let grants = self
+                .config
+                .orgs
+                .get(&who.org_name)
+                .cloned()
+                .unwrap_or_default();
+            let problems = grants.connection_problems(spec.conn_type, &spec.config);
+            if !problems.is_empty() {
+                return Err(ServiceError::InvalidDefinition(problems));
+            }
         }
         let existing = self
             .store
@@ -372,12 +396,19 @@ impl App {
     }
 }
 
-/// Where a task's relative paths resolve.
+/// Where a task's relative paths resolve: its definitions directory, or for a task defined
+/// through an API its org's file area.
 pub fn base_dir(task: &Task, data_dir: &Path) -> PathBuf {
     match &task.origin {
         Origin::File { root, .. } => PathBuf::from(root),
-        Origin::Api => data_dir.to_path_buf(),
+        Origin::Api => org_area(data_dir, task.org_id),
     }
+}
+
+/// An org's own file area under the data directory: the only part of it the org's API-defined
+/// tasks and connections reach.
+pub fn org_area(data_dir: &Path, org_id: Uuid) -> PathBuf {
+    data_dir.join("files").join(org_id.to_string())
 }
 
 #[cfg(test)]

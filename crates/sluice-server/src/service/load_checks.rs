@@ -6,8 +6,27 @@ use crate::domain::load::{
     FieldMap, LoadOptions, MaskingDef, ObjectSource, ObjectTarget, Operation, ReplicationDef,
     ReplicationMode, SyncDef,
 };
+use crate::engine::sql_guard::{self, SqlKind};
+
+/// A piece of user SQL within its bounds (see `engine::sql_guard`).
+pub fn check_sql(field: &str, text: &str, kind: SqlKind, p: &mut Problems) {
+    if let Err(e) = sql_guard::check(text, kind) {
+        p.push(format!("{field}: {e}"));
+    }
+}
 
 fn check_source(s: &ObjectSource, p: &mut Problems) {
+    if let Some(f) = &s.filter {
+        let kind = if s.is_file() {
+            SqlKind::Expression
+        } else {
+            SqlKind::Native
+        };
+        check_sql("source.filter", f, kind, p);
+    }
+    if let Some(q) = &s.query {
+        check_sql("source.query", q, SqlKind::Native, p);
+    }
     if s.is_file() {
         if s.format.is_none() {
             p.push("source.format: required for a file source (csv, parquet or json)".into());
@@ -69,6 +88,9 @@ fn check_target(t: &ObjectTarget, p: &mut Problems) {
 fn check_fields(fields: &[FieldMap], p: &mut Problems) {
     let mut seen = std::collections::BTreeSet::new();
     for (i, f) in fields.iter().enumerate() {
+        if let Some(e) = &f.expr {
+            check_sql(&format!("fields[{i}].expr"), e, SqlKind::Expression, p);
+        }
         if f.source.is_some() && f.expr.is_some() {
             p.push(format!("fields[{i}]: give `source` or `expr`, not both"));
         }

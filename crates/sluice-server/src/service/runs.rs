@@ -1,7 +1,7 @@
 //! Starting, finding, stopping, waiting for runs, and reading their logs.
 
 use super::{App, Principal, Result, ServiceError};
-use crate::domain::{LogLevel, LogLine, NewRun, Run, RunState, StopMode, Task, Trigger};
+use crate::domain::{LogLevel, LogLine, NewRun, Role, Run, RunState, StopMode, Task, Trigger};
 use crate::store::{RunFilter, StoreError};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -118,6 +118,7 @@ impl App {
         task: &Task,
         req: StartRequest,
     ) -> Result<(Run, bool)> {
+        who.require(Role::Operator)?;
         if let Some(url) = &req.callback_url {
             crate::notify::Policy::from_config(&self.config.notify)
                 .map_err(ServiceError::Internal)?
@@ -199,6 +200,7 @@ impl App {
 
     /// Asks a run to stop; a run that already ended is answered as it is.
     pub async fn stop_run(&self, who: &Principal, id: Uuid, mode: StopMode) -> Result<Run> {
+        who.require(Role::Operator)?;
         let run = self.get_run(who.org_id(), id).await?;
         if run.state.is_terminal() {
             return Ok(run);

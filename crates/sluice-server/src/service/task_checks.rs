@@ -8,6 +8,7 @@ use crate::domain::load::{MaskingDef, ReplicationDef, SyncDef};
 use crate::domain::task::MappingDef;
 use crate::domain::taskflow::TaskflowDef;
 use crate::domain::{TaskType, params};
+use crate::engine::sql_guard::SqlKind;
 use std::path::Path;
 
 /// Checks a task's type-specific definition without touching the file system.
@@ -50,6 +51,12 @@ fn check_mapping(def: &MappingDef) -> Problems {
         {
             problems.push(format!("tables[{i}].name: `{}` is used twice", t.name));
         }
+        for (field, text) in [("query", &t.query), ("filter", &t.filter)] {
+            if let Some(text) = text {
+                let at = format!("tables[{i}].{field}");
+                load_checks::check_sql(&at, text, SqlKind::Native, &mut problems);
+            }
+        }
         if t.table.is_some() == t.query.is_some() {
             problems.push(format!("tables[{i}]: give a `table` or a `query`"));
         }
@@ -79,15 +86,104 @@ fn check_mapping(def: &MappingDef) -> Problems {
     if def.transform.is_none() && def.sources.len() + def.tables.len() > 1 {
         problems.push("transform: required when there is more than one source".into());
     }
-    if let Some(t) = &def.transform
-        && params::references(&t.sql).is_empty()
-    {
-        use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
-        if let Err(e) = Parser::parse_sql(&GenericDialect {}, &t.sql) {
-            problems.push(format!("transform.sql: {e}"));
+    if let Some(t) = &def.transform {
+        let before = problems.len();
+        load_checks::check_sql("transform.sql", &t.sql, SqlKind::Query, &mut problems);
+        // Parsed here only once known to be within bounds (a tree's depth is what overflows).
+        if problems.len() == before && params::references(&t.sql).is_empty() {
+            use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
+            if let Err(e) = Parser::parse_sql(&GenericDialect {}, &t.sql) {
+                problems.push(format!("transform.sql: {e}"));
+            }
         }
     }
     problems
+}
+
+/// Checks a code task against the runtime environments the operator defined: the environment it
+/// names, the program it runs, and (for tasks defined through an API, or any in an environment
+/// with its own directory) paths that stay inside the environment's working directory.
+pub fn check_code_environment(
+    spec: &TaskSpec,
+    envs: &std::collections::BTreeMap<String, crate::domain::runtime_env::RuntimeEnvironment>,
+    from_api: bool,
+    org: &str,
+) -> Problems {
+    use crate::domain::runtime_env::{environment_for, is_plain_relative};
+    if spec.task_type != TaskType::Code {
+        return Problems::new();
+    }
+    let Ok(def) = serde_json::from_value::<CodeDef>(spec.definition.clone()) else {
+        return Problems::new();
+    };
+    // A program named by a parameter is checked when it runs, once it has a value.
+    let program = if params::references(&def.program).is_empty() {
+        def.program.clone()
+    } else {
+        "*".into()
+    };
+    let mut problems = Problems::new();
+    let env = match environment_for(envs, &def, &program, from_api, org) {
+        Ok(env) => env,
+        Err(e) => return vec![e],
+    };
+    if from_api || env.working_dir.is_some() {
+        let paths = def
+            .working_dir
+            .iter()
+            .map(|p| ("working_dir", p))
+            .chain(def.application.iter().map(|p| ("application", p)))
+            .chain(def.files.iter().map(|p| ("files", p)));
+        for (field, p) in paths {
+            if !is_plain_relative(p) {
+                problems.push(format!(
+                    "{field}: `{p}` must be a relative path inside the runtime environment's working directory"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The file paths a task reads and writes, by field.
+fn file_paths(spec: &TaskSpec) -> Vec<(String, String)> {
+    let d = &spec.definition;
+    let at = |ptr: &str| d.pointer(ptr).and_then(|v| v.as_str()).map(String::from);
+    let mut out = Vec::new();
+    match spec.task_type {
+        TaskType::Mapping => {
+            if let Ok(def) = serde_json::from_value::<MappingDef>(d.clone()) {
+                for (i, s) in def.sources.iter().enumerate() {
+                    out.push((format!("sources[{i}].path"), s.path.clone()));
+                }
+                out.push(("target.path".into(), def.target.path));
+            }
+        }
+        TaskType::Synchronization | TaskType::Masking | TaskType::Replication => {
+            for field in ["source", "target"] {
+                if let Some(p) = at(&format!("/{field}/path")) {
+                    out.push((format!("{field}.path"), p));
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// A task defined through an API names files only by relative paths, inside its connection's
+/// root or its org's file area (checked again when it runs, after parameters are substituted).
+pub fn check_api_paths(spec: &TaskSpec) -> Problems {
+    file_paths(spec)
+        .into_iter()
+        .filter(|(_, p)| params::references(p).is_empty())
+        .filter(|(_, p)| !crate::domain::runtime_env::is_plain_relative(p))
+        .map(|(field, p)| {
+            format!(
+                "{field}: `{p}` must be a relative path inside its connection's root or the org's file area"
+            )
+        })
+        .collect()
 }
 
 /// Checks what needs the file system: source files exist (when their path has no parameters and

@@ -1,8 +1,8 @@
 //! Finding tasks by any of their ids or names, and the task and connection CRUD behind the APIs.
 
 use super::definitions::{Change, ConnectionSpec, TaskSpec};
-use super::{App, Result, ServiceError};
-use crate::domain::{Connection, Origin, Task, ids};
+use super::{App, Principal, Result, ServiceError};
+use crate::domain::{Connection, Origin, Role, Task, ids};
 use crate::store::{Store, TaskFilter};
 use uuid::Uuid;
 
@@ -19,7 +19,9 @@ impl App {
     }
 
     /// Creates a task over the API; an existing task at the same path is a conflict.
-    pub async fn create_task(&self, org_id: Uuid, spec: TaskSpec) -> Result<Task> {
+    pub async fn create_task(&self, who: &Principal, spec: TaskSpec) -> Result<Task> {
+        who.require(Role::Designer)?;
+        let org_id = who.org_id();
         if self
             .store
             .get_task_by_path(org_id, &spec.folder, &spec.name)
@@ -32,20 +34,21 @@ impl App {
             )));
         }
         let (folder, name) = (spec.folder.clone(), spec.name.clone());
-        self.put_task(org_id, spec, Origin::Api, None).await?;
+        self.put_task(who, spec, Origin::Api, None).await?;
         self.resolve_task(org_id, &format!("{folder}/{name}")).await
     }
 
-    pub async fn update_task(&self, org_id: Uuid, id: Uuid, spec: TaskSpec) -> Result<Task> {
-        self.put_task(org_id, spec, Origin::Api, Some(id)).await?;
+    pub async fn update_task(&self, who: &Principal, id: Uuid, spec: TaskSpec) -> Result<Task> {
+        self.put_task(who, spec, Origin::Api, Some(id)).await?;
         self.store
-            .get_task(org_id, id)
+            .get_task(who.org_id(), id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("task {id} not found")))
     }
 
-    pub async fn delete_task(&self, org_id: Uuid, id: Uuid) -> Result<()> {
-        Ok(self.store.delete_task(org_id, id).await?)
+    pub async fn delete_task(&self, who: &Principal, id: Uuid) -> Result<()> {
+        who.require(Role::Designer)?;
+        Ok(self.store.delete_task(who.org_id(), id).await?)
     }
 
     pub async fn resolve_connection(&self, org_id: Uuid, reference: &str) -> Result<Connection> {
@@ -63,10 +66,12 @@ impl App {
     /// Creates (`existing` None) or replaces a connection over the API.
     pub async fn save_connection(
         &self,
-        org_id: Uuid,
+        who: &Principal,
         spec: ConnectionSpec,
         existing: Option<&Connection>,
     ) -> Result<Connection> {
+        who.require(Role::Admin)?;
+        let org_id = who.org_id();
         let name = spec.name.clone();
         match existing {
             None => {
@@ -80,7 +85,7 @@ impl App {
                         "a connection named `{name}` exists"
                     )));
                 }
-                self.put_connection(org_id, spec, Origin::Api).await?;
+                self.put_connection(who, spec, Origin::Api).await?;
             }
             Some(old) if old.name != name => {
                 // A rename: the new name must be free, then the old row takes it.
@@ -97,17 +102,46 @@ impl App {
                 let mut renamed = old.clone();
                 renamed.name = name.clone();
                 self.store.update_connection(&renamed).await?;
-                self.put_connection(org_id, spec, Origin::Api).await?;
+                self.put_connection(who, spec, Origin::Api).await?;
             }
             Some(_) => {
-                let _: Change = self.put_connection(org_id, spec, Origin::Api).await?;
+                let _: Change = self.put_connection(who, spec, Origin::Api).await?;
             }
         }
         self.resolve_connection(org_id, &name).await
     }
 
-    pub async fn delete_connection(&self, org_id: Uuid, id: Uuid) -> Result<()> {
-        Ok(self.store.delete_connection(org_id, id).await?)
+    /// The runtime environment an IICS client names by `runtimeEnvironmentName` (its name) or
+    /// `agentGroupId` (its `agent_group_id`, or its name).
+    pub fn runtime_environment_named(
+        &self,
+        name: Option<&str>,
+        agent_group_id: Option<&str>,
+    ) -> Result<String> {
+        let envs = &self.config.runtime_environments;
+        let found = match (name, agent_group_id) {
+            (Some(n), _) => envs.contains_key(n).then(|| n.to_string()),
+            (None, Some(id)) => envs
+                .iter()
+                .find(|(n, e)| e.agent_group_id.as_deref() == Some(id) || n.as_str() == id)
+                .map(|(n, _)| n.clone()),
+            (None, None) => {
+                return Err(ServiceError::Invalid(
+                    "runtimeEnvironmentName or agentGroupId is required".into(),
+                ));
+            }
+        };
+        found.ok_or_else(|| {
+            ServiceError::Invalid(format!(
+                "runtime environment `{}` is not defined on this server",
+                name.or(agent_group_id).unwrap_or_default()
+            ))
+        })
+    }
+
+    pub async fn delete_connection(&self, who: &Principal, id: Uuid) -> Result<()> {
+        who.require(Role::Admin)?;
+        Ok(self.store.delete_connection(who.org_id(), id).await?)
     }
 }
 

@@ -12,7 +12,7 @@ pub use sqlite::SqliteStore;
 
 use crate::domain::spark::SparkProgress;
 use crate::domain::{
-    Connection, Counters, LogLevel, LogLine, NewRun, Org, Run, RunChild, RunEvent, RunState,
+    Connection, Counters, LogLevel, LogLine, NewRun, Org, Role, Run, RunChild, RunEvent, RunState,
     StopMode, Task, TaskType, User,
 };
 use async_trait::async_trait;
@@ -158,8 +158,10 @@ pub trait Store: Send + Sync + 'static {
         org_id: Uuid,
         username: &str,
         password_hash: &str,
-        is_admin: bool,
+        role: Role,
     ) -> Result<User>;
+    /// Gives a user of `org_id` another role; answers the user as now stored.
+    async fn set_user_role(&self, org_id: Uuid, user_id: Uuid, role: Role) -> Result<User>;
     async fn set_password(&self, user_id: Uuid, password_hash: &str) -> Result<()>;
     /// A user and their password hash, by user name (user names are global: login takes no org).
     async fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>>;

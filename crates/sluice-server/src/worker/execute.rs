@@ -2,12 +2,16 @@
 //! run the engine, and record how it ended.
 
 use super::{Worker, WorkerHandle};
+use crate::domain::Origin;
+use crate::domain::org_grants::OrgGrants;
+use crate::domain::runtime_env::is_plain_relative;
 use crate::domain::{LogLevel, Outcome, Run, RunEvent, StopMode, Task, TaskType};
 use crate::engine::{self, EngineError, LiveCounters, RunContext, RunLog, StopSignal};
 use crate::service::RunEnded;
-use crate::service::definitions::base_dir;
+use crate::service::definitions::{base_dir, org_area};
 use crate::store::{NewLogLine, RunEnd};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
@@ -184,7 +188,10 @@ impl Worker {
                 );
                 (RunEvent::Halted, Some(msg))
             }
-            Err(e) => (RunEvent::Finish(Outcome::Failed), Some(e.to_string())),
+            Err(e) => (
+                RunEvent::Finish(Outcome::Failed),
+                Some(log.masked(&e.to_string())),
+            ),
         };
         let level = if error.is_some() {
             LogLevel::Warn
@@ -244,20 +251,33 @@ impl Worker {
         log: RunLog,
         counters: Arc<LiveCounters>,
     ) -> Result<RunContext, String> {
+        let confined = task.origin == Origin::Api;
+        let area = org_area(&self.data_dir, run.org_id);
+        let base = base_dir(task, &self.data_dir);
+        if confined {
+            std::fs::create_dir_all(&area)
+                .map_err(|e| format!("Creating the org's file area failed: {e}"))?;
+        }
         let mut params: BTreeMap<String, String> = task.parameters.clone();
         params.extend(run.parameters.clone());
+        // A confined task sees its file area as `.`: the server's own directories are not its
+        // business, and an absolute path would be refused anyway.
+        let shown = |p: &Path| {
+            if confined {
+                ".".to_string()
+            } else {
+                p.display().to_string()
+            }
+        };
         let builtins = [
-            ("sluice.data_dir", self.data_dir.display().to_string()),
+            ("sluice.data_dir", shown(&self.data_dir)),
             ("sluice.run_id", run.id.to_string()),
             ("sluice.run_number", run.run_number.to_string()),
             ("sluice.task_name", task.name.clone()),
             ("sluice.task_folder", task.folder.clone()),
             // Where the task's relative paths resolve (its definitions directory), for programs
             // that take paths as arguments.
-            (
-                "sluice.definitions_dir",
-                base_dir(task, &self.data_dir).display().to_string(),
-            ),
+            ("sluice.definitions_dir", shown(&base)),
             (
                 "sluice.date",
                 chrono::Utc::now().format("%Y-%m-%d").to_string(),
@@ -266,25 +286,38 @@ impl Worker {
         for (k, v) in builtins {
             params.insert(k.into(), v);
         }
-        let mut file_roots = BTreeMap::new();
-        let mut connections = BTreeMap::new();
+        let org_name = self
+            .store
+            .list_orgs()
+            .await
+            .map_err(|e| format!("Loading the org failed: {e}"))?
+            .into_iter()
+            .find(|o| o.id == run.org_id)
+            .map(|o| o.name)
+            .unwrap_or_default();
+        let grants = self.grants.get(&org_name).cloned().unwrap_or_default();
         let conns = self
             .store
             .list_connections(run.org_id)
             .await
             .map_err(|e| format!("Loading connections failed: {e}"))?;
-        for c in conns {
-            if c.conn_type == crate::domain::ConnectionType::Files
-                && let Some(p) = &c.config.path
-            {
-                file_roots.insert(c.name.clone(), std::path::PathBuf::from(p));
-            }
-            connections.insert(c.name.clone(), c);
+        let file_roots = file_roots(&conns, &area, &grants, &log);
+        if confined {
+            // Whatever the run says, it says of paths relative to the roots it was given.
+            let mut mask: Vec<(String, String)> = file_roots
+                .iter()
+                .map(|(name, root)| (root.display().to_string(), format!("<{name}>")))
+                .collect();
+            mask.push((area.display().to_string(), ".".into()));
+            mask.push((self.data_dir.display().to_string(), "<data>".into()));
+            log.set_mask(mask);
         }
+        let connections = conns.into_iter().map(|c| (c.name.clone(), c)).collect();
         Ok(RunContext {
             run_id: run.id,
             params,
-            base_dir: base_dir(task, &self.data_dir),
+            base_dir: base,
+            area,
             file_roots,
             counters,
             log,
@@ -302,6 +335,10 @@ impl Worker {
                 node: self.node.clone(),
             }),
             spark: self.spark.clone(),
+            org_name,
+            confined,
+            runtime_envs: self.runtime_envs.clone(),
+            grants,
         })
     }
 
@@ -391,4 +428,35 @@ async fn drain_log(
             return;
         }
     }
+}
+
+/// The roots of the org's `files` connections: relative ones inside the directory they were
+/// defined in (the org's file area for a connection defined through an API); an API-defined one
+/// that names a directory the operator no longer grants is left out, saying so in the run's log.
+fn file_roots(
+    conns: &[crate::domain::Connection],
+    area: &Path,
+    grants: &OrgGrants,
+    log: &RunLog,
+) -> BTreeMap<String, PathBuf> {
+    let mut roots = BTreeMap::new();
+    for c in conns {
+        let (crate::domain::ConnectionType::Files, Some(p)) = (c.conn_type, &c.config.path) else {
+            continue;
+        };
+        let root = match &c.origin {
+            Origin::File { root, .. } => PathBuf::from(root).join(p),
+            Origin::Api if is_plain_relative(p) => area.join(p),
+            Origin::Api if grants.allows_path(Path::new(p)) => PathBuf::from(p),
+            Origin::Api => {
+                log.warn(format!(
+                    "connection `{}`: its directory is not granted to this org; it cannot be used",
+                    c.name
+                ));
+                continue;
+            }
+        };
+        roots.insert(c.name.clone(), root);
+    }
+    roots
 }

@@ -7,6 +7,7 @@ mod taskflow;
 
 use crate::config::WorkerConfig;
 use crate::domain::StopMode;
+use crate::domain::runtime_env::RuntimeEnvironment;
 use crate::engine::StopSignal;
 use crate::service::RunEnded;
 use crate::store::Store;
@@ -77,6 +78,10 @@ pub struct Worker {
     pub data_dir: PathBuf,
     pub ended: broadcast::Sender<RunEnded>,
     pub spark: crate::config::SparkConfig,
+    /// The operator's runtime environments, for code tasks.
+    pub runtime_envs: Arc<std::collections::BTreeMap<String, RuntimeEnvironment>>,
+    /// What the operator lets each org's API-defined objects reach, by org name.
+    pub grants: Arc<std::collections::BTreeMap<String, crate::domain::org_grants::OrgGrants>>,
 }
 
 impl Worker {

@@ -82,8 +82,8 @@ fn code_task_object(t: &Task) -> Value {
         "sparkMaster": d.get("master"),
         "overrideTaskTimeout": d.get("timeout_secs").cloned().unwrap_or(json!(-1)),
         "logLevel": t.parameters.get("iics.log_level").cloned().unwrap_or("normal".into()),
-        "agentGroupId": "sluice",
-        "runtimeEnvironmentName": "sluice",
+        "agentGroupId": d.get("runtime_environment"),
+        "runtimeEnvironmentName": d.get("runtime_environment"),
     })
 }
 
@@ -97,11 +97,12 @@ async fn create(
         .code_task_name
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| V2Error::bad_request("codeTaskName is required."))?;
-    if req.runtime_environment_name.is_none() && req.agent_group_id.is_none() {
-        return Err(V2Error::bad_request(
-            "runtimeEnvironmentName or agentGroupId is required (any value: Sluice runs code on its own nodes).",
-        ));
-    }
+    let environment = app
+        .runtime_environment_named(
+            req.runtime_environment_name.as_deref(),
+            req.agent_group_id.as_deref(),
+        )
+        .map_err(V2Error::from)?;
     let level = req.log_level.unwrap_or_else(|| "normal".into());
     if !LOG_LEVELS.contains(&level.as_str()) {
         return Err(V2Error::bad_request(format!(
@@ -116,6 +117,7 @@ async fn create(
         "engine": "spark",
         "application": application,
         "args": req.spark_main_class_args,
+        "runtime_environment": environment,
     });
     if let Some(c) = req.spark_main_class {
         definition["main_class"] = json!(c);
@@ -146,7 +148,7 @@ async fn create(
     if !problems.is_empty() {
         return Err(V2Error::bad_request(problems.join("; ")));
     }
-    let task = app.create_task(s.who.org_id(), spec).await?;
+    let task = app.create_task(&s.who, spec).await?;
     Ok(Json(code_task_object(&task)))
 }
 

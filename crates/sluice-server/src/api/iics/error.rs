@@ -95,6 +95,42 @@ impl IntoResponse for V3Error {
     }
 }
 
+/// An error raised around a handler (body limit, undecodable path or query, unknown route), in
+/// the v2 object (XML when the client asks for it) or the v3 one.
+pub fn error_response(
+    status: StatusCode,
+    message: String,
+    v3: bool,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    let code = match status {
+        StatusCode::UNAUTHORIZED => "AUTH_01".to_string(),
+        other => format!("CMN_{}", other.as_u16()),
+    };
+    let e = V2Error::new(status, &code, message);
+    if v3 {
+        return V3Error(e).into_response();
+    }
+    if super::xml::wants_xml(headers) {
+        let body = super::xml::json_to_xml(&json!({
+            "@type": "error",
+            "code": e.code,
+            "description": e.description,
+            "statusCode": status.as_u16(),
+        }));
+        return (
+            status,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/xml; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response();
+    }
+    e.into_response()
+}
+
 fn status_and_code(e: &ServiceError) -> (StatusCode, &'static str) {
     match e {
         ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "CMN_404"),

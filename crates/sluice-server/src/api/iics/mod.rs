@@ -20,7 +20,7 @@ mod tasks;
 mod xml;
 
 pub use entries::callback_body;
-pub use error::{V2Error, V3Error};
+pub use error::{V2Error, V3Error, error_response};
 
 use crate::service::App;
 use axum::Router;

@@ -17,7 +17,8 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::{Map, Value};
 
-/// Request and answer bodies larger than this are not converted (v2 bodies are small).
+/// Answers larger than this are not converted (v2 answers are small; request bodies are bounded
+/// by the server's body limit before they get here).
 const MAX_BODY: usize = 16 << 20;
 
 fn header_has(headers: &HeaderMap, name: header::HeaderName, what: &str) -> bool {
@@ -28,7 +29,7 @@ fn header_has(headers: &HeaderMap, name: header::HeaderName, what: &str) -> bool
 }
 
 /// Whether the caller asked for XML (and not JSON) in `Accept`.
-fn wants_xml(headers: &HeaderMap) -> bool {
+pub fn wants_xml(headers: &HeaderMap) -> bool {
     header_has(headers, header::ACCEPT, "xml") && !header_has(headers, header::ACCEPT, "json")
 }
 
@@ -41,7 +42,16 @@ pub async fn negotiate(req: Request, next: Next) -> Response {
     let req = if header_has(req.headers(), header::CONTENT_TYPE, "xml") {
         let (mut parts, body) = req.into_parts();
         let converted = match axum::body::to_bytes(body, MAX_BODY).await {
-            Err(_) => Err("the body is too large or could not be read".to_string()),
+            // Over the server's body limit (the limit layer cuts the body short) or unreadable.
+            Err(_) => {
+                let resp = V2Error::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "CMN_413",
+                    "The request body is too large or could not be read.",
+                )
+                .into_response();
+                return if xml_out { to_xml(resp).await } else { resp };
+            }
             Ok(bytes) => std::str::from_utf8(&bytes)
                 .map_err(|_| "the body is not valid UTF-8".to_string())
                 .and_then(xml_to_json),

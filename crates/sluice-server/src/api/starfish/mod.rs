@@ -19,6 +19,17 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use format::{Format, StarfishError};
 
+/// An error raised around a handler (body limit, undecodable path, unknown route), as ASP.NET
+/// answers it, in the format the client asked for.
+pub fn error_response(
+    status: StatusCode,
+    message: String,
+    headers: &axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    StarfishError::new(status, message, Format::of_answer(headers)).into_response()
+}
+
 pub fn routes() -> Router<App> {
     token::routes().merge(jobs::routes())
 }

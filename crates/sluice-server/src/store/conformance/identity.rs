@@ -4,6 +4,31 @@ use super::*;
 use crate::domain::ids;
 use crate::domain::task::DEFAULT_FOLDER;
 
+/// Roles are kept per user and changed only within the user's org.
+async fn roles(store: &dyn Store, org: Uuid) {
+    let bob = store
+        .create_user(org, "bob", "h", Role::Monitor)
+        .await
+        .unwrap();
+    let found = store.user_credentials("bob").await.unwrap().unwrap().0;
+    assert_eq!(found.role, Role::Monitor);
+    let other = store.create_org("roles-elsewhere").await.unwrap();
+    assert!(matches!(
+        store.set_user_role(other.id, bob.id, Role::Admin).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let changed = store
+        .set_user_role(org, bob.id, Role::Operator)
+        .await
+        .unwrap();
+    assert_eq!((changed.id, changed.role), (bob.id, Role::Operator));
+    let listed = store.list_users(org).await.unwrap();
+    assert_eq!(
+        listed.iter().find(|u| u.id == bob.id).map(|u| u.role),
+        Some(Role::Operator)
+    );
+}
+
 pub(super) async fn identity(store: &dyn Store, org: Uuid) {
     let again = store
         .ensure_org(ids::default_org_id(), "default")
@@ -11,13 +36,17 @@ pub(super) async fn identity(store: &dyn Store, org: Uuid) {
         .unwrap();
     assert_eq!(again.id, org, "ensure_org is idempotent");
     let user = store
-        .create_user(org, "alice", "hash1", true)
+        .create_user(org, "alice", "hash1", Role::Admin)
         .await
         .unwrap();
+    assert_eq!(user.role, Role::Admin);
     assert!(matches!(
-        store.create_user(org, "alice", "hash2", false).await,
+        store
+            .create_user(org, "alice", "hash2", Role::Monitor)
+            .await,
         Err(StoreError::Conflict(_))
     ));
+    roles(store, org).await;
     let (found, hash) = store.user_credentials("alice").await.unwrap().unwrap();
     assert_eq!((found.id, hash.as_str()), (user.id, "hash1"));
     store.set_password(user.id, "hash3").await.unwrap();

@@ -48,24 +48,24 @@ pub(super) async fn create_user(
     org_id: Uuid,
     username: &str,
     password_hash: &str,
-    is_admin: bool,
+    role: Role,
 ) -> Result<User> {
     let user = User {
         id: Uuid::now_v7(),
         org_id,
         username: username.to_string(),
-        is_admin,
+        role,
         created_at: Utc::now(),
     };
     sqlx::query(
-        "INSERT INTO users (id, org_id, username, password_hash, is_admin, created_at)
+        "INSERT INTO users (id, org_id, username, password_hash, role, created_at)
          VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(user.id.to_string())
     .bind(org_id.to_string())
     .bind(username)
     .bind(password_hash)
-    .bind(is_admin)
+    .bind(role.as_str())
     .bind(micros(user.created_at))
     .execute(&s.write)
     .await
@@ -189,4 +189,20 @@ pub(super) async fn revoke_user_tokens(s: &SqliteStore, user_id: Uuid, name: &st
         .execute(&s.write)
         .await?;
     Ok(done.rows_affected())
+}
+
+pub(super) async fn set_user_role(
+    s: &SqliteStore,
+    org_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> Result<User> {
+    let row = sqlx::query("UPDATE users SET role = ? WHERE id = ? AND org_id = ? RETURNING *")
+        .bind(role.as_str())
+        .bind(user_id.to_string())
+        .bind(org_id.to_string())
+        .fetch_optional(&s.write)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user {user_id}")))?;
+    rows::user(&row)
 }

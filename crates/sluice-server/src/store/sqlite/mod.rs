@@ -86,9 +86,13 @@ impl Store for SqliteStore {
         org_id: Uuid,
         username: &str,
         password_hash: &str,
-        is_admin: bool,
+        role: Role,
     ) -> Result<User> {
-        identity::create_user(self, org_id, username, password_hash, is_admin).await
+        identity::create_user(self, org_id, username, password_hash, role).await
+    }
+
+    async fn set_user_role(&self, org_id: Uuid, user_id: Uuid, role: Role) -> Result<User> {
+        identity::set_user_role(self, org_id, user_id, role).await
     }
 
     async fn set_password(&self, user_id: Uuid, password_hash: &str) -> Result<()> {

@@ -59,7 +59,10 @@ pub(super) fn user(row: &SqliteRow) -> Result<User> {
         id: uuid(row, "id")?,
         org_id: uuid(row, "org_id")?,
         username: row.try_get("username")?,
-        is_admin: row.try_get("is_admin")?,
+        role: row
+            .try_get::<String, _>("role")?
+            .parse()
+            .map_err(StoreError::Corrupt)?,
         created_at: from_micros(row.try_get("created_at")?),
     })
 }
