@@ -128,11 +128,12 @@ impl RuntimeEnvironment {
 /// The environment a code task runs in, checked against the operator's rules: the one it names
 /// (which must exist; for a task defined through an API, be granted to its org and have a
 /// working directory), else for the operator's own files [`operator_default`]. `program` is the
-/// program as it will run (parameters substituted, or as written when checking a definition).
+/// program as it will run (parameters substituted), None when it is not known yet (a definition
+/// naming it by a parameter): then only the rest is checked.
 pub fn environment_for(
     envs: &BTreeMap<String, RuntimeEnvironment>,
     def: &CodeDef,
-    program: &str,
+    program: Option<&str>,
     from_api: bool,
     org: &str,
 ) -> Result<RuntimeEnvironment, String> {
@@ -165,11 +166,11 @@ pub fn environment_for(
         .runtime_environment
         .as_deref()
         .unwrap_or("(the server's own)");
-    match def.engine {
-        CodeEngine::Process if !env.allows_program(program) => Err(format!(
+    match (def.engine, program) {
+        (CodeEngine::Process, Some(program)) if !env.allows_program(program) => Err(format!(
             "program: `{program}` is not among the programs runtime environment `{named}` allows"
         )),
-        CodeEngine::Spark if !env.spark => Err(format!(
+        (CodeEngine::Spark, _) if !env.spark => Err(format!(
             "engine: runtime environment `{named}` does not run Spark applications"
         )),
         _ => Ok(env),

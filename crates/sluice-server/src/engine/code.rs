@@ -45,7 +45,7 @@ pub async fn run(def: &CodeDef, ctx: &RunContext) -> Result<Outcome, EngineError
     let env = environment_for(
         &ctx.runtime_envs,
         def,
-        &program,
+        Some(&program),
         ctx.confined,
         &ctx.org_name,
     )
@@ -406,22 +406,45 @@ async fn pump(
     let Some(pipe) = pipe else { return };
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buf[..buf.len().min(MAX_LINE)]);
-                let line = line.trim_end_matches(['\n', '\r']).to_string();
-                let level = match &spark {
-                    Some(feed) => {
-                        feed.line(&line);
-                        spark_level(&line, level)
-                    }
-                    None => level,
-                };
-                log.log(level, line);
+    while read_line_bounded(&mut reader, &mut buf).await {
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']).to_string();
+        let level = match &spark {
+            Some(feed) => {
+                feed.line(&line);
+                spark_level(&line, level)
             }
+            None => level,
+        };
+        log.log(level, line);
+    }
+}
+
+/// Reads one line into `buf`, keeping at most [`MAX_LINE`] bytes of it and skipping the rest: a
+/// program that writes gigabytes without a newline must not make Sluice hold them. Answers false
+/// at the end of the pipe.
+async fn read_line_bounded(
+    reader: &mut BufReader<impl AsyncRead + Unpin>,
+    buf: &mut Vec<u8>,
+) -> bool {
+    buf.clear();
+    let mut seen = false;
+    loop {
+        let chunk = match reader.fill_buf().await {
+            Ok(c) if !c.is_empty() => c,
+            _ => return seen,
+        };
+        seen = true;
+        let (part, ended) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (&chunk[..=i], true),
+            None => (chunk, false),
+        };
+        let room = MAX_LINE.saturating_sub(buf.len());
+        buf.extend_from_slice(&part[..part.len().min(room)]);
+        let used = part.len();
+        reader.consume(used);
+        if ended {
+            return true;
         }
     }
 }
@@ -449,4 +472,24 @@ fn signal_group(pid: u32, signal: Signal) {
     }
     #[cfg(not(unix))]
     let _ = (pid, signal);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lines_are_cut_at_the_limit_and_the_rest_skipped_not_kept() {
+        let mut input = vec![b'x'; MAX_LINE * 3];
+        input.extend_from_slice(b"\nsecond\nlast without newline");
+        let mut reader = BufReader::with_capacity(1024, &input[..]);
+        let mut buf = Vec::new();
+        assert!(read_line_bounded(&mut reader, &mut buf).await);
+        assert_eq!(buf.len(), MAX_LINE);
+        assert!(read_line_bounded(&mut reader, &mut buf).await);
+        assert_eq!(buf, b"second\n");
+        assert!(read_line_bounded(&mut reader, &mut buf).await);
+        assert_eq!(buf, b"last without newline");
+        assert!(!read_line_bounded(&mut reader, &mut buf).await);
+    }
 }

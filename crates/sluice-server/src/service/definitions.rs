@@ -94,7 +94,7 @@ impl App {
     }
 
     /// Applies a bundle sent over the API: created and updated objects belong to the caller's org;
-    /// relative file paths in them resolve against the data directory.
+    /// relative file paths in them resolve against the org's file area.
     pub async fn apply_bundle(&self, who: &Principal, bundle: &DefinitionBundle) -> ApplyReport {
         let mut files = Vec::new();
         let mut report = ApplyReport::default();
@@ -148,7 +148,7 @@ impl App {
         for (rel, spec) in tasks {
             let base_dir = base
                 .map(Path::to_path_buf)
-                .unwrap_or_else(|| self.config.data_dir.clone());
+                .unwrap_or_else(|| org_area(&self.config.data_dir, who.org_id()));
             let problems = check_files(&spec, &base_dir);
             if !problems.is_empty() {
                 report.errors.extend(

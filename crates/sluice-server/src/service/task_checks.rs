@@ -117,13 +117,9 @@ pub fn check_code_environment(
         return Problems::new();
     };
     // A program named by a parameter is checked when it runs, once it has a value.
-    let program = if params::references(&def.program).is_empty() {
-        def.program.clone()
-    } else {
-        "*".into()
-    };
+    let program = Some(def.program.as_str()).filter(|p| params::references(p).is_empty());
     let mut problems = Problems::new();
-    let env = match environment_for(envs, &def, &program, from_api, org) {
+    let env = match environment_for(envs, &def, program, from_api, org) {
         Ok(env) => env,
         Err(e) => return vec![e],
     };

@@ -215,13 +215,22 @@ async fn bad_definition_files_are_reported_with_file_and_field_and_do_not_stop_t
         "the good file still works: {done}"
     );
 
-    // The same checks over the API: 422, one line per problem, the good file applied.
+    // The same checks over the API: 422, one line per problem, the good file applied. Tasks
+    // defined through the API read files in their org's area (or a connection's root) only.
+    let (_, me) = server.get("/api/v1/me").await;
+    let area = server
+        .data_dir
+        .join("files")
+        .join(me["org_id"].as_str().unwrap());
+    std::fs::create_dir_all(&area).unwrap();
+    std::fs::write(area.join("orders.csv"), "order_id\n1\n").unwrap();
     let (status, report) = server
         .post(
             "/api/v1/definitions/apply",
             json!({"files": [
                 {"path": "api/bad.toml", "content": "type = \"MTT\"\n[target]\nformat = \"csv\"\npath = \"x\"\n"},
-                {"path": "api/good.toml", "content": GOOD.replace("orders.csv", "/dev/null")},
+                {"path": "api/good.toml", "content": GOOD},
+                {"path": "api/outside.toml", "content": GOOD.replace("orders.csv", "/dev/null")},
                 {"path": "../escape.toml", "content": GOOD},
             ]}),
         )
@@ -241,6 +250,13 @@ async fn bad_definition_files_are_reported_with_file_and_field_and_do_not_stop_t
     );
     assert!(
         errors.iter().any(|e| e.starts_with("../escape.toml: path")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("api/outside.toml: sources[0].path")
+                && e.contains("relative path")),
         "{errors:?}"
     );
     assert_eq!(report["created"], json!(["api/good"]));

@@ -153,8 +153,25 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
     )
     .unwrap();
     let home = home.display().to_string();
-    let server =
-        TestServer::start_with(&examples_dir(), None, &[("SPARK_HOME", home.as_str())]).await;
+    // Code tasks defined through an API run only in a runtime environment granted to their org.
+    let config = work.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[runtime_environments.re]\nspark = true\nworking_dir = \"{}\"\npass_env = [\"JAVA_HOME\", \"SPARK_HOME\"]\norgs = [\"default\"]\nagent_group_id = \"g\"\n",
+            work.path().display()
+        ),
+    )
+    .unwrap();
+    let server = TestServer::start_with(
+        &examples_dir(),
+        None,
+        &[
+            ("SPARK_HOME", home.as_str()),
+            ("SLUICE_CONFIG", config.to_str().unwrap()),
+        ],
+    )
+    .await;
     let c = super::iics_jobs::Iics::login(&server).await;
     let code = |path: &str| format!("{}/disnext/api/v1/CodeTask{path}", server.url);
     let post = |url: String, body: serde_json::Value| {
@@ -190,7 +207,7 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
         code(""),
         json!({"codeTaskName": "sum_range", "runtimeEnvironmentName": "re",
         "overrideTaskTimeout": -1, "logLevel": "normal",
-        "sparkApplicationFile": quick.display().to_string(), "sparkMainClassArgs": ["1000"]}),
+        "sparkApplicationFile": "quick.py", "sparkMainClassArgs": ["1000"]}),
     )
     .await;
     assert_eq!(s, 200, "{task}");
@@ -236,7 +253,7 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
     let (_, task) = post(
         code(""),
         json!({"codeTaskName": "sleepy", "agentGroupId": "g",
-        "sparkApplicationFile": slow.display().to_string()}),
+        "sparkApplicationFile": "slow.py"}),
     )
     .await;
     let (_, started) = post(code("/Start"), json!({"codeTaskId": task["codeTaskId"]})).await;
