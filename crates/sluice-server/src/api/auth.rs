@@ -133,6 +133,7 @@ pub async fn create_user(
 
 /// Gives a user of the caller's org another role (the org's last Admin cannot step down).
 #[utoipa::path(put, path = "/api/v1/users/{id}/role", tag = "auth", request_body = RoleChange,
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
     security(("bearer" = [])), responses((status = 200, body = UserView)))]
 pub async fn set_role(
     State(app): State<App>,

@@ -133,7 +133,8 @@ fn describe(op: &mut Operation, path: &str, role: Option<Role>) {
         errors.push(("415", "The body is not JSON"));
         errors.push(("422", "The body reads but does not hold together"));
     }
-    if path.contains('{') || op.request_body.is_some() {
+    let names_things = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    if path.contains('{') || op.request_body.is_some() || names_things {
         errors.push((
             "404",
             "Something the request names does not exist in the org",

@@ -66,6 +66,7 @@ pub async fn start(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunQuery {
     /// Only runs of this task (any of its ids, folder/name, or name).
     pub task: Option<String>,
@@ -165,6 +166,7 @@ pub async fn stop(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Lines after this sequence number (the previous page's `next_after`; default 0).
     pub after: Option<i64>,
@@ -206,6 +208,7 @@ pub async fn log(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// Seconds to wait at most (default 30, at most 60).
     pub timeout: Option<f64>,

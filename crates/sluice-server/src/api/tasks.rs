@@ -26,6 +26,7 @@ pub fn routes() -> Router<App> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskQuery {
     /// Only tasks in this folder.
     pub folder: Option<String>,
