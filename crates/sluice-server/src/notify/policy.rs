@@ -133,14 +133,11 @@ impl Policy {
             return Ok(());
         };
         let lookup = tokio::net::lookup_host((name.as_str(), port));
-        match tokio::time::timeout(START_LOOKUP, lookup).await {
-            Ok(Ok(addrs)) => {
-                let addrs: Vec<SocketAddr> = addrs.collect();
-                if !addrs.is_empty() {
-                    return self.admit(&name, addrs).map(drop);
-                }
+        if let Ok(Ok(addrs)) = tokio::time::timeout(START_LOOKUP, lookup).await {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if !addrs.is_empty() {
+                return self.admit(&name, addrs).map(drop);
             }
-            Ok(Err(_)) | Err(_) => {}
         }
         if self.allow.is_empty() || self.allow.iter().any(|r| r.names(&name)) {
             Ok(())

@@ -10,7 +10,7 @@ use super::support::*;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
