@@ -115,9 +115,12 @@ pub struct NotifyConfig {
     /// A receiver that has not answered within this is a failed attempt (IICS: 30 s).
     pub attempt_timeout_ms: u64,
     /// Receivers allowed: host names (`hooks.example.com`, `*.example.com`) and networks
-    /// (`10.0.0.0/8`, `127.0.0.1`). Empty = any http(s) URL, loopback included.
+    /// (`10.0.0.0/8`, `127.0.0.1`). Empty = any http(s) URL, loopback and private networks
+    /// included, but the inside of a host (link-local and cloud metadata, `0.0.0.0/8`, `::`,
+    /// multicast, broadcast), which only an allow network within it opens.
     pub allow: Vec<String>,
-    /// Receivers refused, in the same forms; a deny wins over an allow.
+    /// Receivers refused, in the same forms; a deny wins over an allow. Networks are matched
+    /// on the addresses actually connected to.
     pub deny: Vec<String>,
     /// Signing secrets by org name (`whsec_` + base64, as Standard Webhooks writes them): an
     /// org with one signs its deliveries (`webhook-id`, `webhook-timestamp`,

@@ -3,13 +3,16 @@
 //! delivers them at least once on the configured schedule (IICS's by default: three immediate
 //! attempts, then 30 s doubling to 3 minutes, for 30 minutes), keeps every attempt, then gives up
 //! and says so in the run's log. Deliveries of an org with a signing secret carry Standard
-//! Webhooks headers.
+//! Webhooks headers. Where a callback may go is the policy's (`policy.rs`), held on the address
+//! connected to (`connect.rs`).
 
+mod address;
+mod connect;
 mod policy;
 mod schedule;
 mod sign;
 
-pub use policy::Policy;
+pub use policy::{Policy, Refused};
 pub use schedule::Schedule;
 
 use crate::domain::LogLevel;
@@ -30,7 +33,7 @@ pub struct Notifier {
     client: reqwest::Client,
     wake: Arc<Notify>,
     schedule: Schedule,
-    policy: Policy,
+    policy: Arc<Policy>,
     /// Signing keys by org name.
     keys: BTreeMap<String, Vec<u8>>,
     /// How long a claim lasts: longer than an attempt may take.
@@ -42,11 +45,9 @@ impl Notifier {
     pub fn new(app: App) -> Result<Notifier, String> {
         let c = &app.config.notify;
         let timeout = Duration::from_millis(c.attempt_timeout_ms.max(1));
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("an HTTP client: {e}"))?;
+        let policy = Arc::new(Policy::from_config(c)?);
+        let client =
+            connect::client(policy.clone(), timeout).map_err(|e| format!("an HTTP client: {e}"))?;
         let keys = c
             .signing_secrets
             .iter()
@@ -58,7 +59,7 @@ impl Notifier {
             .collect::<Result<_, _>>()?;
         Ok(Notifier {
             schedule: Schedule::from(c),
-            policy: Policy::from_config(c)?,
+            policy,
             keys,
             lease: timeout + Duration::from_secs(30),
             wake: app.worker.notifier_signal(),
@@ -116,6 +117,13 @@ impl Notifier {
         let started_at = Utc::now();
         let (status, error) = match self.attempt(&cb).await {
             Ok(status) if (200..300).contains(&status) => (Some(status), None),
+            // The place a redirect names was never judged: a failed attempt like any other.
+            Ok(status) if (300..400).contains(&status) => (
+                Some(status),
+                Some(format!(
+                    "the receiver answered HTTP {status} (redirects are not followed)"
+                )),
+            ),
             // IICS counts anything but 200 as a failed attempt; any 2xx is a receipt here.
             Ok(status) => (
                 Some(status),
@@ -179,7 +187,9 @@ impl Notifier {
 
     /// Sends the callback once; answers the receiver's status, or why there was none.
     async fn attempt(&self, cb: &Callback) -> Result<i64, String> {
-        self.policy.check(&cb.url).await?;
+        // An address written in the URL goes through no resolver: judged here. A name's
+        // addresses are judged by the client's resolver, on what is connected to.
+        self.policy.check_url(&cb.url).map_err(|e| e.to_string())?;
         let (body, org) = self
             .app
             .callback_body(cb)
@@ -204,7 +214,10 @@ impl Notifier {
                 "no answer within {} ms",
                 self.app.config.notify.attempt_timeout_ms
             )),
-            Err(e) => Err(error_chain(&e)),
+            Err(e) => match connect::refusal(&e) {
+                Some(refused) => Err(format!("refused at connect time: {refused}")),
+                None => Err(error_chain(&e)),
+            },
         }
     }
 }
