@@ -34,13 +34,17 @@ impl App {
         let started = Instant::now();
         let result = match conn.conn_type {
             ConnectionType::Files => {
-                let root = self
-                    .connection_base(conn)
-                    .join(conn.config.path.as_deref().unwrap_or(""));
+                let written = conn.config.path.as_deref().unwrap_or("");
+                let root = self.connection_base(conn).join(written);
+                // An org's user sees the path they wrote, not where the server keeps it.
+                let shown = match conn.origin {
+                    Origin::Api => written.to_string(),
+                    Origin::File { .. } => root.display().to_string(),
+                };
                 match std::fs::metadata(&root) {
-                    Ok(m) if m.is_dir() => Ok(format!("directory {}", root.display())),
-                    Ok(_) => Err(format!("{} is not a directory", root.display())),
-                    Err(e) => Err(format!("{}: {e}", root.display())),
+                    Ok(m) if m.is_dir() => Ok(format!("directory {shown}")),
+                    Ok(_) => Err(format!("{shown} is not a directory")),
+                    Err(e) => Err(format!("{shown}: {}", e.kind())),
                 }
             }
             ConnectionType::Secret => match conn.config.secret.as_ref().map(|s| s.resolve()) {

@@ -149,7 +149,7 @@ impl App {
             let base_dir = base
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| org_area(&self.config.data_dir, who.org_id()));
-            let problems = check_files(&spec, &base_dir);
+            let problems = check_files(&spec, &base_dir, base.is_some());
             if !problems.is_empty() {
                 report.errors.extend(
                     problems

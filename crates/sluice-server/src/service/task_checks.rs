@@ -184,7 +184,7 @@ pub fn check_api_paths(spec: &TaskSpec) -> Problems {
 
 /// Checks what needs the file system: source files exist (when their path has no parameters and
 /// no connection).
-pub(super) fn check_files(spec: &TaskSpec, base: &Path) -> Problems {
+pub(super) fn check_files(spec: &TaskSpec, base: &Path, base_shown: bool) -> Problems {
     let mut problems = Problems::new();
     if spec.task_type != TaskType::Mapping {
         return problems;
@@ -207,7 +207,13 @@ pub(super) fn check_files(spec: &TaskSpec, base: &Path) -> Problems {
             } else {
                 format!("sources[{i}].path")
             };
-            problems.push(format!("{field}: file not found ({})", full.display()));
+            // The operator sees where it was looked for; an org's user only its own path.
+            let shown = if base_shown {
+                full.display().to_string()
+            } else {
+                format!("{} in the org's file area", s.path)
+            };
+            problems.push(format!("{field}: file not found ({shown})"));
         }
     }
     problems
