@@ -217,12 +217,7 @@ async fn bad_definition_files_are_reported_with_file_and_field_and_do_not_stop_t
 
     // The same checks over the API: 422, one line per problem, the good file applied. Tasks
     // defined through the API read files in their org's area (or a connection's root) only.
-    let (_, me) = server.get("/api/v1/me").await;
-    let area = server
-        .data_dir
-        .join("files")
-        .join(me["org_id"].as_str().unwrap());
-    std::fs::create_dir_all(&area).unwrap();
+    let area = server.org_area(&server.token).await;
     std::fs::write(area.join("orders.csv"), "order_id\n1\n").unwrap();
     let (status, report) = server
         .post(

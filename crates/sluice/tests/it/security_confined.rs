@@ -218,14 +218,7 @@ fn copy(name: &str, source: Value, target: &str) -> Value {
 
 async fn files_stay_inside_the_org(acme: &Acme<'_>, tmp: &Path) {
     let server = acme.server;
-    let (_, me) = server
-        .call_as(&acme.designer, Method::GET, "/api/v1/me", None)
-        .await;
-    let area = server
-        .data_dir
-        .join("files")
-        .join(me["org_id"].as_str().unwrap());
-    std::fs::create_dir_all(&area).unwrap();
+    let area = server.org_area(&acme.designer).await;
     std::fs::write(area.join("in.csv"), "a\n1\n").unwrap();
     // The finding: `/etc/passwd` was read. Refused when saved, in every spelling.
     for path in ["/etc/passwd", "../../../../etc/passwd", "in/../../x.csv"] {

@@ -143,13 +143,7 @@ fn raw_exchange(addr: &str, head: &str, body: &[u8], body_len: usize) -> (u16, S
 #[tokio::test]
 async fn hostile_requests_to_every_route_get_shaped_errors_and_the_server_stays_up() {
     let server = TestServer::start().await;
-    let (_, login) = server
-        .post(
-            "/ma/api/v2/user/login",
-            json!({"@type": "login", "username": ADMIN, "password": ADMIN_PASSWORD}),
-        )
-        .await;
-    let session = login["icSessionId"].as_str().unwrap().to_string();
+    let session = server.iics_session(ADMIN, ADMIN_PASSWORD).await;
     let routes = all_routes(&server).await;
     let deep_xml = format!("{}{}", "<a>".repeat(20_000), "</a>".repeat(20_000));
     assert!(deep_xml.len() >= 140_000);
@@ -231,13 +225,7 @@ async fn hostile_requests_to_every_route_get_shaped_errors_and_the_server_stays_
         assert!(shaped(path, status, &body), "{method} {path}: {body}");
     }
     // The routes above include the logouts: sign in again.
-    let (_, login) = server
-        .post(
-            "/ma/api/v2/user/login",
-            json!({"@type": "login", "username": ADMIN, "password": ADMIN_PASSWORD}),
-        )
-        .await;
-    let session = login["icSessionId"].as_str().unwrap().to_string();
+    let session = server.iics_session(ADMIN, ADMIN_PASSWORD).await;
     for path in [
         "/api/v1/tasks",
         "/saas/api/v2/job",
@@ -289,12 +277,7 @@ fn mapping(name: &str, transform: &str) -> Value {
 async fn deep_sql_is_refused_when_saved_and_when_run_and_the_deepest_accepted_runs() {
     let server = TestServer::start().await;
     // The org's file area holds the source (tasks defined through the API read only there).
-    let (_, me) = server.get("/api/v1/me").await;
-    let area = server
-        .data_dir
-        .join("files")
-        .join(me["org_id"].as_str().unwrap());
-    std::fs::create_dir_all(&area).unwrap();
+    let area = server.org_area(&server.token).await;
     std::fs::write(area.join("orders.csv"), "id,amount\n1,10\n2,20\n").unwrap();
 
     // The findings: 1,000 and 5,000 terms, and a 30,000-term OR chain.

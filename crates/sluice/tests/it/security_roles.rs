@@ -40,14 +40,7 @@ async fn each_role_may_do_what_it_allows_and_nothing_more_on_every_surface() {
         let t = user_with_role(&server, "acme", &format!("acme-{role}"), role).await;
         tokens.insert(role, t);
     }
-    let (_, me) = server
-        .call_as(&tokens["admin"], Method::GET, "/api/v1/me", None)
-        .await;
-    let area = server
-        .data_dir
-        .join("files")
-        .join(me["org_id"].as_str().unwrap());
-    std::fs::create_dir_all(&area).unwrap();
+    let area = server.org_area(&tokens["admin"]).await;
     std::fs::write(area.join("in.csv"), "a\n1\n").unwrap();
     let task: Value = serde_json::from_str(TASK).unwrap();
 
@@ -160,17 +153,11 @@ async fn iics_and_starfish_check_roles(
 ) {
     let job = json!({"@type": "job", "taskName": "roles/copy", "taskType": "MTT"});
     for (name, expected) in [("acme-monitor", 403), ("acme-operator", 200)] {
-        let (_, login) = server
-            .post(
-                "/ma/api/v2/user/login",
-                json!({"@type": "login", "username": name, "password": "password-of-test"}),
-            )
-            .await;
-        let session = login["icSessionId"].as_str().unwrap();
+        let session = server.iics_session(name, "password-of-test").await;
         let resp = server
             .http
             .post(format!("{}/saas/api/v2/job", server.url))
-            .header("icSessionId", session)
+            .header("icSessionId", &session)
             .json(&job)
             .send()
             .await

@@ -224,6 +224,33 @@ impl TestServer {
         }
     }
 
+    /// The file area of the org of the user behind `token` (`<data_dir>/files/<org id>`), where
+    /// that org's API-defined tasks read and write; created empty.
+    pub async fn org_area(&self, token: &str) -> PathBuf {
+        let (status, me) = self
+            .call_as(token, reqwest::Method::GET, "/api/v1/me", None)
+            .await;
+        assert_eq!(status, 200, "{me}");
+        let area = self
+            .data_dir
+            .join("files")
+            .join(me["org_id"].as_str().unwrap());
+        std::fs::create_dir_all(&area).unwrap();
+        area
+    }
+
+    /// A new IICS session of `user` (v2 login).
+    pub async fn iics_session(&self, user: &str, password: &str) -> String {
+        let (status, login) = self
+            .post(
+                "/ma/api/v2/user/login",
+                json!({"@type": "login", "username": user, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 200, "{login}");
+        login["icSessionId"].as_str().unwrap().to_string()
+    }
+
     /// All log lines of a run at `level` or above.
     pub async fn log(&self, run: &Value, level: &str) -> Vec<Value> {
         let id = run["id"].as_str().unwrap();
