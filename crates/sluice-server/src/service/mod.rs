@@ -13,6 +13,7 @@ mod load_checks;
 pub mod runs;
 mod task_checks;
 mod tasks;
+pub mod throttle;
 pub use tasks::resolve_task_in;
 pub mod views;
 
