@@ -1,6 +1,7 @@
 //! HTTP surfaces. `native` modules (one per resource) serve `/api/v1`; every handler is thin: it
 //! extracts, calls the service, and shapes the answer. Errors are mapped once, here.
 
+mod audit;
 mod auth;
 mod callbacks;
 mod client;
@@ -122,6 +123,7 @@ pub fn router(app: App) -> Router {
         .merge(definitions::routes())
         .merge(runs::routes())
         .merge(callbacks::routes())
+        .merge(audit::routes())
         .merge(openapi::routes());
     let body_limit = app.config.max_body_bytes;
     Router::new()
