@@ -18,6 +18,7 @@ mod masking;
 mod replicate;
 mod runajob;
 mod runs;
+mod security_signin;
 mod spark;
 mod spark_cluster;
 mod starfish;
