@@ -31,6 +31,9 @@ pub struct Config {
     pub iics: IicsConfig,
     pub notify: NotifyConfig,
     pub spark: SparkConfig,
+    /// Sign-in throttling and the client address (`[signin]`).
+    #[serde(default)]
+    pub signin: SigninConfig,
     /// Where code tasks may run, by name (`[runtime_environments.<name>]`); see
     /// `domain::runtime_env`. Tasks defined through an API may only use one granted to their org.
     #[serde(default)]
@@ -143,6 +146,65 @@ impl Default for NotifyConfig {
     }
 }
 
+/// Sign-in throttling on every surface that takes a password (see `service::throttle`), the
+/// audit log's bound on failed sign-ins, and whose `X-Forwarded-For` is believed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SigninConfig {
+    /// Failed sign-ins of one user name that lock it; 0 = no limit per user name.
+    pub user_failures: u32,
+    /// Failed sign-ins from one client address (an IPv6 client: its /64) that lock it; 0 = no
+    /// limit per address.
+    pub address_failures: u32,
+    /// Failures are forgotten this many seconds after the last one (or after the lockout).
+    pub window_secs: u64,
+    /// The first lockout, in seconds; each failure after it doubles the next one.
+    pub lockout_secs: u64,
+    /// The longest lockout, in seconds.
+    pub max_lockout_secs: u64,
+    /// User names (and, apart, addresses) tracked at once; the least useful are evicted.
+    pub max_tracked: usize,
+    /// Failed sign-ins the audit log keeps one row each for per minute; the rest of the minute's
+    /// are counted into one row, so a flood of guesses cannot fill the disk.
+    pub audit_failures_per_minute: u32,
+    /// Proxies (addresses or networks, `10.0.0.0/8`) whose `X-Forwarded-For` names the client.
+    /// Empty: the connection's peer is the client, whatever the header says.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for SigninConfig {
+    fn default() -> Self {
+        SigninConfig {
+            user_failures: 5,
+            address_failures: 20,
+            window_secs: 15 * 60,
+            lockout_secs: 60,
+            max_lockout_secs: 15 * 60,
+            max_tracked: 10_000,
+            audit_failures_per_minute: 60,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl SigninConfig {
+    /// The trusted proxies as networks; [`Config::load`] refuses entries that are neither.
+    pub fn proxy_networks(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|s| parse_network(s).ok())
+            .collect()
+    }
+}
+
+/// `10.0.0.0/8`, or one address as its own network.
+fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("signin.trusted_proxies: `{s}` is not an address or network"))
+}
+
 /// The Informatica Cloud compatibility surface.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IicsConfig {
@@ -197,6 +259,7 @@ impl Default for Config {
             iics: IicsConfig::default(),
             notify: NotifyConfig::default(),
             spark: SparkConfig::default(),
+            signin: SigninConfig::default(),
             runtime_environments: BTreeMap::new(),
             orgs: BTreeMap::new(),
         }
@@ -264,11 +327,17 @@ impl Config {
 
     /// The configuration, or every problem of it in one error.
     fn checked(self) -> Result<Config, ConfigError> {
-        let problems: Vec<String> = self
+        let mut problems: Vec<String> = self
             .runtime_environments
             .iter()
             .flat_map(|(name, env)| env.problems(name))
             .collect();
+        problems.extend(
+            self.signin
+                .trusted_proxies
+                .iter()
+                .filter_map(|s| parse_network(s).err()),
+        );
         if problems.is_empty() {
             Ok(self)
         } else {

@@ -6,11 +6,12 @@ use crate::api;
 use crate::config::Config;
 use crate::domain::{identity::DEFAULT_ORG, ids};
 use crate::notify::Notifier;
-use crate::service::App;
+use crate::service::{App, SigninState};
 use crate::store::{SqliteStore, Store};
 use crate::worker::Worker;
 use anyhow::Context;
 use std::fs::File;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -85,6 +86,7 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         worker: worker.clone(),
         default_org,
         ended,
+        signin: Arc::new(SigninState::new(&config.signin)),
     };
     app.bootstrap_admin(&config.data_dir).await?;
 
@@ -117,7 +119,9 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
     println!("sluice listening on http://{addr}");
 
     let http_stop = shutdown.clone();
-    axum::serve(listener, api::router(app.clone()))
+    // With each connection's peer address: sign-in throttling and the audit log need it.
+    let service = api::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move { http_stop.cancelled().await })
         .await?;
 

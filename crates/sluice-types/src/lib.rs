@@ -11,7 +11,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable: `invalid_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
-    /// `task_running`, `invalid_definition`, `internal`, ...
+    /// `task_running`, `invalid_definition`, `too_many_requests`, `internal`, ...
     pub code: String,
     pub message: String,
 }
@@ -387,6 +387,41 @@ pub struct LogPage {
     pub next_after: i64,
     /// Whether the run has ended (so no line will follow the last one).
     pub finished: bool,
+}
+
+// --- audit ---------------------------------------------------------------------------------------
+
+/// One event of the audit log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditEventView {
+    /// The event's number: later events have larger ones.
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// The org the event concerns; absent for a sign-in as a user name nobody has.
+    pub org_id: Option<Uuid>,
+    pub org_name: Option<String>,
+    /// The signed-in user who acted, or `anonymous` (a failed sign-in).
+    pub actor: String,
+    /// `signin`, `signin.throttled`, `user.create`, `user.role`, `user.password`, `org.create`,
+    /// `connection.create`, `connection.update`, `connection.delete`.
+    pub action: String,
+    /// What was acted on: a user name, an org or connection name.
+    pub target: String,
+    /// The client's address; absent for what the server did itself.
+    pub client_addr: Option<String>,
+    /// `native`, `iics_v2`, `iics_v3`, `starfish`, or `server` (configuration, at start-up).
+    pub surface: String,
+    /// `success`, `failure` (wrong password, unknown user) or `refused` (throttled).
+    pub outcome: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditList {
+    /// Newest first.
+    pub events: Vec<AuditEventView>,
+    /// Pass as `offset` to get the next (older) page; absent on the last page.
+    pub next_offset: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -1,6 +1,6 @@
 //! Login, tokens, the caller, orgs and users.
 
-use super::{ApiError, ApiJson, ApiPath, ApiResult, Auth};
+use super::{ApiError, ApiJson, ApiPath, ApiResult, Auth, RequestClient};
 use crate::domain::{Org, Role, User};
 use crate::service::{App, Principal};
 use axum::extract::State;
@@ -40,14 +40,19 @@ fn org_view(o: &Org) -> OrgView {
     }
 }
 
-/// Exchanges a user name and password for a session token.
+/// Exchanges a user name and password for a session token. Failed sign-ins are throttled per user
+/// name and per client address: once locked, every attempt (the right password too) is answered
+/// 429 with `Retry-After` until the lockout ends.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = sluice_types::ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = sluice_types::ErrorBody),
+        (status = 429, body = sluice_types::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds until sign-ins are taken again")))))]
 pub async fn login(
     State(app): State<App>,
+    RequestClient(client): RequestClient,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let (token, who) = app.login(&req.username, &req.password).await?;
+    let (token, who) = app.login(&req.username, &req.password, client).await?;
     let expires_at =
         Some(chrono::Utc::now() + chrono::Duration::hours(app.config.session_hours as i64));
     Ok(Json(LoginResponse {

@@ -73,6 +73,7 @@ impl FromRequestParts<App> for Auth {
                     "the Authorization header must be `Bearer <token>`",
                 )
             })?;
-        Ok(Auth(app.authenticate(token).await?))
+        let client = super::client_of(parts, app);
+        Ok(Auth(app.authenticate(token, client).await?))
     }
 }

@@ -1,8 +1,10 @@
 //! HTTP surfaces. `native` modules (one per resource) serve `/api/v1`; every handler is thin: it
 //! extracts, calls the service, and shapes the answer. Errors are mapped once, here.
 
+mod audit;
 mod auth;
 mod callbacks;
+mod client;
 mod connections;
 mod definitions;
 mod extract;
@@ -17,6 +19,7 @@ mod surface;
 mod tasks;
 mod xml;
 
+pub use client::{RequestClient, client_of};
 pub use extract::{ApiJson, ApiPath, ApiQuery, Auth};
 
 use crate::service::{App, ServiceError};
@@ -31,6 +34,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to wait before trying again (`Retry-After`), for a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -39,6 +44,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -58,13 +64,32 @@ impl From<ServiceError> for ApiError {
             ServiceError::TaskRunning(_) => (StatusCode::CONFLICT, "task_running"),
             ServiceError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ServiceError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             ServiceError::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        ApiError::new(status, code, e.to_string())
+        let retry_after = match e {
+            ServiceError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
+        ApiError {
+            retry_after,
+            ..ApiError::new(status, code, e.to_string())
+        }
     }
+}
+
+/// Adds `Retry-After` (seconds) to an answer, when there is a wait to say.
+pub fn with_retry_after(mut resp: Response, secs: Option<u64>) -> Response {
+    if let Some(secs) = secs {
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
+    }
+    resp
 }
 
 impl IntoResponse for ApiError {
@@ -73,7 +98,10 @@ impl IntoResponse for ApiError {
             code: self.code.into(),
             message: self.message,
         };
-        let mut resp = (self.status, axum::Json(body)).into_response();
+        let mut resp = with_retry_after(
+            (self.status, axum::Json(body)).into_response(),
+            self.retry_after,
+        );
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -95,6 +123,7 @@ pub fn router(app: App) -> Router {
         .merge(definitions::routes())
         .merge(runs::routes())
         .merge(callbacks::routes())
+        .merge(audit::routes())
         .merge(openapi::routes());
     let body_limit = app.config.max_body_bytes;
     Router::new()

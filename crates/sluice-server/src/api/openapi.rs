@@ -1,7 +1,7 @@
 //! The OpenAPI document of the native API, generated from the handlers' annotations.
 
 use super::openapi_policy::Policy;
-use super::{auth, callbacks, connections, definitions, health, runs, tasks};
+use super::{audit, auth, callbacks, connections, definitions, health, runs, tasks};
 use crate::service::App;
 use axum::{Json, Router, routing::get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         health::health,
         auth::login, auth::create_token, auth::me, auth::list_orgs, auth::create_org,
-        auth::list_users, auth::create_user, auth::set_role,
+        auth::list_users, auth::create_user, auth::set_role, audit::list,
         tasks::list, tasks::create, tasks::read, tasks::update, tasks::remove, tasks::export,
         tasks::webhook_key,
         connections::list, connections::create, connections::read, connections::update,

@@ -21,6 +21,7 @@ pub const ROLES: &[(&str, &str, Option<Role>)] = &[
     ("get", "/api/v1/users", Some(Role::Admin)),
     ("post", "/api/v1/users", Some(Role::Admin)),
     ("put", "/api/v1/users/{id}/role", Some(Role::Admin)),
+    ("get", "/api/v1/audit", Some(Role::Admin)),
     ("get", "/api/v1/tasks", Some(Role::Monitor)),
     ("post", "/api/v1/tasks", Some(Role::Designer)),
     ("get", "/api/v1/tasks/{task}", Some(Role::Monitor)),

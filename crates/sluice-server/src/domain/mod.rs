@@ -1,6 +1,7 @@
 //! The domain model: tasks, connections, runs and their state machine, identities. Pure types and
 //! rules, no I/O; every other layer speaks in these terms.
 
+pub mod audit;
 pub mod code;
 pub mod connection;
 pub mod identity;

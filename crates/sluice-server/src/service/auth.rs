@@ -1,6 +1,8 @@
 //! Identities: password hashing (argon2), login, bearer tokens, the first admin, orgs and users.
 
+use super::signin::SigninKind;
 use super::{App, Result, ServiceError};
+use crate::domain::audit::{AuditAction, Client};
 use crate::domain::{Role, User};
 use crate::store::NewToken;
 use argon2::Argon2;
@@ -30,11 +32,12 @@ impl SessionKind {
     }
 }
 
-/// Who is calling: a user of an org.
+/// Who is calling: a user of an org, and from where (for the audit log).
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user: User,
     pub org_name: String,
+    pub client: Client,
 }
 
 impl Principal {
@@ -66,6 +69,7 @@ impl Principal {
                 created_at: Utc::now(),
             },
             org_name: org_name.into(),
+            client: Client::SERVER,
         }
     }
 }
@@ -78,7 +82,7 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| ServiceError::Internal(format!("hashing a password: {e}")))
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+pub(super) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
             Argon2::default()
@@ -94,7 +98,7 @@ fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn random_string(len: usize) -> String {
+pub(super) fn random_string(len: usize) -> String {
     OsRng
         .sample_iter(&Alphanumeric)
         .take(len)
@@ -111,12 +115,11 @@ impl App {
     pub async fn bootstrap_admin(&self, data_dir: &Path) -> Result<()> {
         let cfg = &self.config;
         let username = cfg.admin_user.clone().unwrap_or_else(|| "admin".into());
-        if let Some((user, _)) = self.store.user_credentials(&username).await? {
+        let operator = Principal::operator(self.default_org, crate::domain::identity::DEFAULT_ORG);
+        if let Some((user, hash)) = self.store.user_credentials(&username).await? {
             // An explicitly configured password is the source of truth: keep the store in step.
             if let Some(pw) = &cfg.admin_password {
-                self.store
-                    .set_password(user.id, &hash_password(pw)?)
-                    .await?;
+                self.keep_admin_password(&operator, &user, hash, pw).await?;
             }
             return Ok(());
         }
@@ -143,13 +146,54 @@ impl App {
             )
             .await?;
         tracing::info!(user = %username, "created the first admin");
+        let detail = "the first admin, role admin".to_string();
+        self.audit_change(
+            &operator,
+            self.default_org,
+            AuditAction::UserCreate,
+            &username,
+            detail,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Sets the admin's password to the configured one, if it is not that already (so the audit
+    /// log tells real changes, not every start).
+    async fn keep_admin_password(
+        &self,
+        operator: &Principal,
+        admin: &User,
+        hash: String,
+        password: &str,
+    ) -> Result<()> {
+        let pw = password.to_string();
+        let same = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if same {
+            return Ok(());
+        }
+        self.store
+            .set_password(admin.id, &hash_password(password)?)
+            .await?;
+        let detail = "set to the configured admin password".to_string();
+        let (org, name) = (admin.org_id, &admin.username);
+        self.audit_change(operator, org, AuditAction::UserPassword, name, detail)
+            .await;
         Ok(())
     }
 
     /// Checks a user name and password; answers a new native session token valid for
     /// `session_hours`.
-    pub async fn login(&self, username: &str, password: &str) -> Result<(String, Principal)> {
-        self.login_as(username, password, SessionKind::Native).await
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: Client,
+    ) -> Result<(String, Principal)> {
+        self.login_as(username, password, SessionKind::Native, client)
+            .await
     }
 
     /// Checks a user name and password; answers a new session of `kind`.
@@ -158,8 +202,11 @@ impl App {
         username: &str,
         password: &str,
         kind: SessionKind,
+        client: Client,
     ) -> Result<(String, Principal)> {
-        let user = self.check_password(username, password).await?;
+        let user = self
+            .check_password(username, password, client, SigninKind::Session(kind))
+            .await?;
         let token = match kind {
             SessionKind::Native => {
                 let expires = Utc::now() + Duration::hours(self.config.session_hours as i64);
@@ -174,33 +221,22 @@ impl App {
                     .await?
             }
         };
-        let principal = self.principal(user).await?;
+        let principal = self.principal(user, client).await?;
         Ok((token, principal))
     }
 
-    /// The caller behind a user name and password (HTTP Basic, where an API allows it).
-    pub async fn authenticate_password(&self, username: &str, password: &str) -> Result<Principal> {
-        let user = self.check_password(username, password).await?;
-        self.principal(user).await
-    }
-
-    /// The user with this name and password.
-    async fn check_password(&self, username: &str, password: &str) -> Result<User> {
-        let bad = || ServiceError::Unauthorized("user name or password is not valid".into());
-        let (user, hash) = self
-            .store
-            .user_credentials(username)
-            .await?
-            .ok_or_else(bad)?;
-        // Verifying is CPU-heavy by design; keep it off the async threads.
-        let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        if !ok {
-            return Err(bad());
-        }
-        Ok(user)
+    /// The caller behind a user name and password (HTTP Basic, a password grant).
+    pub async fn authenticate_password(
+        &self,
+        username: &str,
+        password: &str,
+        client: Client,
+        kind: SigninKind,
+    ) -> Result<Principal> {
+        let user = self
+            .check_password(username, password, client, kind)
+            .await?;
+        self.principal(user, client).await
     }
 
     /// A new bearer token for `user`; `expires_at` None = until revoked, `idle` None = no idle
@@ -226,13 +262,18 @@ impl App {
         Ok(token)
     }
 
-    /// The caller behind a bearer token.
-    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
-        Ok(self.session(token).await?.0)
+    /// The caller behind a bearer token. Tokens are not throttled: 40 random characters cannot
+    /// be guessed, whatever the rate.
+    pub async fn authenticate(&self, token: &str, client: Client) -> Result<Principal> {
+        Ok(self.session(token, client).await?.0)
     }
 
     /// The caller behind a token, and when the token now expires (None = not by time).
-    pub async fn session(&self, token: &str) -> Result<(Principal, Option<chrono::DateTime<Utc>>)> {
+    pub async fn session(
+        &self,
+        token: &str,
+        client: Client,
+    ) -> Result<(Principal, Option<chrono::DateTime<Utc>>)> {
         let (user, expires) = self
             .store
             .user_for_token(&token_hash(token), Utc::now())
@@ -240,7 +281,7 @@ impl App {
             .ok_or_else(|| {
                 ServiceError::Unauthorized("the token is not valid or has expired".into())
             })?;
-        Ok((self.principal(user).await?, expires))
+        Ok((self.principal(user, client).await?, expires))
     }
 
     /// A new inbound webhook key for a task, replacing the old one; shown only now (the store
@@ -270,6 +311,7 @@ impl App {
         &self,
         task: &crate::domain::Task,
         key: &str,
+        client: Client,
     ) -> Result<Principal> {
         if !self
             .store
@@ -280,13 +322,16 @@ impl App {
                 "the webhook key is not valid for this job".into(),
             ));
         }
-        self.principal(User {
-            id: Uuid::nil(),
-            org_id: task.org_id,
-            username: "webhook".into(),
-            role: Role::Operator,
-            created_at: Utc::now(),
-        })
+        self.principal(
+            User {
+                id: Uuid::nil(),
+                org_id: task.org_id,
+                username: "webhook".into(),
+                role: Role::Operator,
+                created_at: Utc::now(),
+            },
+            client,
+        )
         .await
     }
 
@@ -301,15 +346,18 @@ impl App {
         username: &str,
         password: &str,
         kind: SessionKind,
+        client: Client,
     ) -> Result<u64> {
-        let user = self.check_password(username, password).await?;
+        let user = self
+            .check_password(username, password, client, SigninKind::LogoutAll)
+            .await?;
         Ok(self
             .store
             .revoke_user_tokens(user.id, kind.token_name())
             .await?)
     }
 
-    async fn principal(&self, user: User) -> Result<Principal> {
+    async fn principal(&self, user: User, client: Client) -> Result<Principal> {
         let org_name = self
             .store
             .list_orgs()
@@ -318,7 +366,11 @@ impl App {
             .find(|o| o.id == user.org_id)
             .map(|o| o.name)
             .unwrap_or_default();
-        Ok(Principal { user, org_name })
+        Ok(Principal {
+            user,
+            org_name,
+            client,
+        })
     }
 
     /// Admins of the default org manage orgs.
@@ -336,7 +388,10 @@ impl App {
         self.require_super_admin(who)?;
         crate::domain::task::validate_name(name)
             .map_err(|e| ServiceError::Invalid(format!("name: {e}")))?;
-        Ok(self.store.create_org(name).await?)
+        let org = self.store.create_org(name).await?;
+        self.audit_change(who, org.id, AuditAction::OrgCreate, name, String::new())
+            .await;
+        Ok(org)
     }
 
     pub async fn list_orgs(&self, who: &Principal) -> Result<Vec<crate::domain::Org>> {
@@ -379,10 +434,14 @@ impl App {
                     .id
             }
         };
-        Ok(self
+        let user = self
             .store
             .create_user(org_id, username, &hash_password(password)?, role)
-            .await?)
+            .await?;
+        let detail = format!("role {role}");
+        self.audit_change(who, org_id, AuditAction::UserCreate, username, detail)
+            .await;
+        Ok(user)
     }
 
     /// The users of the caller's org (Admins only: the list is who may do what).
@@ -407,10 +466,21 @@ impl App {
                 target.username
             )));
         }
-        Ok(self
+        let from = target.role;
+        let user = self
             .store
             .set_user_role(who.org_id(), user_id, role)
-            .await?)
+            .await?;
+        let detail = format!("{from} -> {role}");
+        self.audit_change(
+            who,
+            who.org_id(),
+            AuditAction::UserRole,
+            &user.username,
+            detail,
+        )
+        .await;
+        Ok(user)
     }
 }
 

@@ -7,6 +7,7 @@ pub use super::definition_files::{ConnectionSpec, Parsed, Problems, TaskSpec, pa
 pub use super::task_checks::check_definition;
 use super::task_checks::check_files;
 use super::{App, Principal, Result, ServiceError};
+use crate::domain::audit::AuditAction;
 use crate::domain::task;
 use crate::domain::{Connection, Origin, Role, Task, ids};
 use chrono::Utc;
@@ -375,10 +376,10 @@ impl App {
             created_at: existing.as_ref().map(|c| c.created_at).unwrap_or(now),
             updated_at: now,
         };
-        match existing {
+        let (change, action) = match existing {
             None => {
                 self.store.create_connection(&conn).await?;
-                Ok(Change::Created)
+                (Change::Created, AuditAction::ConnectionCreate)
             }
             Some(old)
                 if Connection {
@@ -386,13 +387,22 @@ impl App {
                     ..conn.clone()
                 } == old =>
             {
-                Ok(Change::Unchanged)
+                return Ok(Change::Unchanged);
             }
             Some(_) => {
                 self.store.update_connection(&conn).await?;
-                Ok(Change::Updated)
+                (Change::Updated, AuditAction::ConnectionUpdate)
             }
-        }
+        };
+        // The type and where it came from; never the configuration, which holds secrets.
+        let from = match &conn.origin {
+            Origin::File { path, .. } => format!(" from definition file {path}"),
+            Origin::Api => String::new(),
+        };
+        let detail = format!("type {}{from}", conn.conn_type);
+        self.audit_change(who, org_id, action, &conn.name, detail)
+            .await;
+        Ok(change)
     }
 }
 

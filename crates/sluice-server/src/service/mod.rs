@@ -3,6 +3,7 @@
 //! layers translate to and from these; they hold no logic of their own.
 
 mod activity;
+mod audit;
 mod auth;
 mod callbacks;
 mod checks;
@@ -11,13 +12,16 @@ pub mod definitions;
 mod files;
 mod load_checks;
 pub mod runs;
+pub mod signin;
 mod task_checks;
 mod tasks;
+pub mod throttle;
 pub use tasks::resolve_task_in;
 pub mod views;
 
 pub use auth::{Principal, SessionKind, hash_password};
 pub use runs::RunEnded;
+pub use signin::{SigninKind, SigninState};
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -45,6 +49,10 @@ pub enum ServiceError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Sign-ins for this user name or from this address are throttled (too many failures, or
+    /// too many attempts at once): try again after this many seconds.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -71,4 +79,6 @@ pub struct App {
     pub default_org: Uuid,
     /// Announces every run that ends on this node (for `wait`).
     pub ended: broadcast::Sender<RunEnded>,
+    /// Sign-in throttling and the audit log's bound on failures, on this node.
+    pub signin: Arc<SigninState>,
 }

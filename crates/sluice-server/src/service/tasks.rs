@@ -2,6 +2,7 @@
 
 use super::definitions::{Change, ConnectionSpec, TaskSpec};
 use super::{App, Principal, Result, ServiceError};
+use crate::domain::audit::AuditAction;
 use crate::domain::{Connection, Origin, Role, Task, ids};
 use crate::store::{Store, TaskFilter};
 use uuid::Uuid;
@@ -102,6 +103,9 @@ impl App {
                 let mut renamed = old.clone();
                 renamed.name = name.clone();
                 self.store.update_connection(&renamed).await?;
+                let detail = format!("renamed from `{}`", old.name);
+                self.audit_change(who, org_id, AuditAction::ConnectionUpdate, &name, detail)
+                    .await;
                 self.put_connection(who, spec, Origin::Api).await?;
             }
             Some(_) => {
@@ -141,7 +145,16 @@ impl App {
 
     pub async fn delete_connection(&self, who: &Principal, id: Uuid) -> Result<()> {
         who.require(Role::Admin)?;
-        Ok(self.store.delete_connection(who.org_id(), id).await?)
+        let org_id = who.org_id();
+        let name = match self.store.get_connection(org_id, id).await? {
+            Some(c) => c.name,
+            None => return Err(ServiceError::NotFound(format!("connection {id} not found"))),
+        };
+        self.store.delete_connection(org_id, id).await?;
+        let detail = String::new();
+        self.audit_change(who, org_id, AuditAction::ConnectionDelete, &name, detail)
+            .await;
+        Ok(())
     }
 }
 

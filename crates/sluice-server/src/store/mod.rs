@@ -10,6 +10,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::spark::SparkProgress;
 use crate::domain::{
     Connection, Counters, LogLevel, LogLine, NewRun, Org, Role, Run, RunChild, RunEvent, RunState,
@@ -49,6 +50,21 @@ pub struct RunFilter {
     pub before: Option<Uuid>,
     pub limit: i64,
     /// Runs skipped before the first answered.
+    pub offset: i64,
+}
+
+/// Filters for reading the audit log; all optional, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this org's events; None: every org's, and those of no org.
+    pub org_id: Option<Uuid>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    pub action: Option<AuditAction>,
+    pub actor: Option<String>,
+    /// At most this many (0: 100).
+    pub limit: i64,
+    /// Events skipped before the first answered.
     pub offset: i64,
 }
 
@@ -287,6 +303,12 @@ pub trait Store: Send + Sync + 'static {
     async fn set_webhook_key(&self, task_id: Uuid, key_hash: &str) -> Result<()>;
     /// Whether `key_hash` is the task's current webhook key.
     async fn webhook_key_matches(&self, task_id: Uuid, key_hash: &str) -> Result<bool>;
+
+    // --- audit log ------------------------------------------------------------------------
+    /// Keeps an event; answers its number (each event's is larger than those kept before it).
+    async fn append_audit(&self, event: &AuditEvent) -> Result<i64>;
+    /// Events matching `filter`, newest first (by time, then by number).
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>>;
 
     // --- callbacks ------------------------------------------------------------------------
     /// Claims up to `limit` callbacks due at `now` for `node` until `now + lease`, oldest due

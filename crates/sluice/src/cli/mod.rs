@@ -1,6 +1,7 @@
 //! The command line: clap types for every subcommand and the dispatch from a parsed command to the
 //! module that carries it out; also where errors become `error: ...` on stderr and an exit code.
 
+mod audit;
 mod client;
 mod defs;
 mod logs;
@@ -106,6 +107,9 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Print the audit log, newest first: sign-ins (failed ones too) and changes to users, orgs
+    /// and connections (Admins only).
+    Audit(AuditArgs),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -167,6 +171,26 @@ pub struct RunsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events since this time (2026-03-01T00:00:00Z, 2026-03-01) or age (30m, 12h, 7d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events of this action (signin, signin.throttled, user.create, user.role,
+    /// user.password, org.create, connection.create, connection.update, connection.delete).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only events of this actor (a user name, or anonymous).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// At most this many events (default 100, at most 1000).
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Skip this many of the newest events (for paging).
+    #[arg(long)]
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The run's id, or the external id it was started with.
     pub run_id: String,
@@ -202,6 +226,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Apply { dir } => defs::apply(&global, &dir).await,
         Command::Export { dir } => defs::export(&global, &dir).await,
         Command::Runajob { args } => return runajob::main(args).await,
+        Command::Audit(args) => audit::list(&global, args).await,
         Command::Token {
             command: TokenCommand::Create { name },
         } => token::create(&global, name).await,

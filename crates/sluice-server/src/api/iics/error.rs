@@ -2,6 +2,7 @@
 //! `{"error":{"code","message","requestId","details"}}`, each with its HTTP status, and the one
 //! mapping from service errors to them.
 
+use crate::api::with_retry_after;
 use crate::service::ServiceError;
 use axum::Json;
 use axum::http::StatusCode;
@@ -14,6 +15,8 @@ pub struct V2Error {
     pub status: StatusCode,
     pub code: String,
     pub description: String,
+    /// Seconds to wait before trying again (`Retry-After`), for a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl V2Error {
@@ -22,6 +25,7 @@ impl V2Error {
             status,
             code: code.into(),
             description: description.into(),
+            retry_after: None,
         }
     }
 
@@ -54,7 +58,14 @@ impl V2Error {
 impl From<ServiceError> for V2Error {
     fn from(e: ServiceError) -> V2Error {
         let (status, code) = status_and_code(&e);
-        V2Error::new(status, code, e.to_string())
+        let retry_after = match e {
+            ServiceError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
+        V2Error {
+            retry_after,
+            ..V2Error::new(status, code, e.to_string())
+        }
     }
 }
 
@@ -66,7 +77,7 @@ impl IntoResponse for V2Error {
             "description": self.description,
             "statusCode": self.status.as_u16(),
         });
-        (self.status, Json(body)).into_response()
+        with_retry_after((self.status, Json(body)).into_response(), self.retry_after)
     }
 }
 
@@ -91,7 +102,7 @@ impl IntoResponse for V3Error {
                 "details": null,
             }
         });
-        (e.status, Json(body)).into_response()
+        with_retry_after((e.status, Json(body)).into_response(), e.retry_after)
     }
 }
 
@@ -142,6 +153,7 @@ fn status_and_code(e: &ServiceError) -> (StatusCode, &'static str) {
         }
         ServiceError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "AUTH_01"),
         ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "CMN_403"),
+        ServiceError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "CMN_429"),
         ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CMN_500"),
     }
 }

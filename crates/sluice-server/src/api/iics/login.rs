@@ -4,6 +4,8 @@
 use super::json::parse;
 use super::session::{IicsSession, base_url};
 use super::{V2Error, V3Error, v2, v3};
+use crate::api::RequestClient;
+use crate::domain::audit::Client;
 use crate::domain::ids::{self, ShortIdKind};
 use crate::service::{App, Principal, ServiceError, SessionKind};
 use axum::body::Bytes;
@@ -38,9 +40,9 @@ fn credentials(c: Credentials) -> Result<(String, String), V2Error> {
     }
 }
 
-async fn login(app: &App, c: Credentials) -> Result<(String, Principal), V2Error> {
+async fn login(app: &App, c: Credentials, client: Client) -> Result<(String, Principal), V2Error> {
     let (username, password) = credentials(c)?;
-    app.login_as(&username, &password, SessionKind::Iics)
+    app.login_as(&username, &password, SessionKind::Iics, client)
         .await
         .map_err(|e| match e {
             ServiceError::Unauthorized(_) => V2Error::bad_login(),
@@ -79,20 +81,22 @@ fn user_object(app: &App, who: &Principal, session: &str, headers: &HeaderMap) -
 
 async fn login_v2(
     State(app): State<App>,
+    RequestClient(client): RequestClient,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, V2Error> {
-    let (session, who) = login(&app, parse(&body)?).await?;
+    let (session, who) = login(&app, parse(&body)?, client).await?;
     Ok(Json(user_object(&app, &who, &session, &headers)))
 }
 
 async fn login_v3(
     State(app): State<App>,
+    RequestClient(client): RequestClient,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, V3Error> {
     let c = parse(&body).map_err(V3Error)?;
-    let (session, who) = login(&app, c).await.map_err(|e| {
+    let (session, who) = login(&app, c, client).await.map_err(|e| {
         V3Error(if e.code == "UI_10000" {
             V2Error::new(
                 axum::http::StatusCode::UNAUTHORIZED,

@@ -3,7 +3,8 @@
 //! every route takes any of the three. A missing or unknown session is a 401 with the v2 object.
 
 use super::{V2Error, V3Error};
-use crate::service::{App, Principal};
+use crate::api::client_of;
+use crate::service::{App, Principal, ServiceError, SigninKind};
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -31,19 +32,23 @@ impl FromRequestParts<App> for IicsSession {
     type Rejection = V2Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let client = client_of(parts, app);
         if let Some(session_id) = session_id(&parts.headers) {
             let who = app
-                .authenticate(&session_id)
+                .authenticate(&session_id, client)
                 .await
                 .map_err(|_| V2Error::session())?;
             return Ok(IicsSession { who });
         }
-        // The taskflow service API also takes HTTP Basic.
+        // The taskflow service API also takes HTTP Basic, throttled like every sign-in.
         let (user, password) = basic(&parts.headers).ok_or_else(V2Error::session)?;
         let who = app
-            .authenticate_password(&user, &password)
+            .authenticate_password(&user, &password, client, SigninKind::Basic)
             .await
-            .map_err(|_| V2Error::session())?;
+            .map_err(|e| match e {
+                e @ ServiceError::TooManyRequests { .. } => V2Error::from(e),
+                _ => V2Error::session(),
+            })?;
         Ok(IicsSession { who })
     }
 }

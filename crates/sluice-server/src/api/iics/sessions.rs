@@ -3,6 +3,7 @@
 use super::json::parse;
 use super::session::session_id;
 use super::{V2Error, V3Error, v2, v3};
+use crate::api::RequestClient;
 use crate::service::{App, ServiceError, SessionKind};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -32,6 +33,7 @@ struct ValidatedToken {
 /// without use. An unknown or expired one is answered `isValidToken: false`, not an error.
 async fn valid_session_id(
     State(app): State<App>,
+    RequestClient(client): RequestClient,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, V2Error> {
@@ -41,7 +43,7 @@ async fn valid_session_id(
         .filter(|t| !t.trim().is_empty())
         .or_else(|| session_id(&headers))
         .ok_or_else(|| V2Error::bad_request("icToken is required."))?;
-    let live = match app.session(token.trim()).await {
+    let live = match app.session(token.trim(), client).await {
         Ok((who, expires)) => req
             .user_name
             .as_deref()
@@ -83,12 +85,16 @@ struct Credentials {
 }
 
 /// Ends every IICS session of the user whose name and password are given.
-async fn logout_all(State(app): State<App>, body: Bytes) -> Result<StatusCode, V2Error> {
+async fn logout_all(
+    State(app): State<App>,
+    RequestClient(client): RequestClient,
+    body: Bytes,
+) -> Result<StatusCode, V2Error> {
     let c: Credentials = parse(&body)?;
     let (Some(user), Some(password)) = (c.username, c.password) else {
         return Err(V2Error::bad_request("username and password are required."));
     };
-    app.logout_all(&user, &password, SessionKind::Iics)
+    app.logout_all(&user, &password, SessionKind::Iics, client)
         .await
         .map_err(|e| match e {
             ServiceError::Unauthorized(_) => V2Error::bad_login(),

@@ -50,6 +50,8 @@ pub struct StarfishError {
     pub status: StatusCode,
     pub message: String,
     pub format: Format,
+    /// Seconds to wait before trying again (`Retry-After`), for a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl StarfishError {
@@ -58,6 +60,7 @@ impl StarfishError {
             status,
             message: message.into(),
             format,
+            retry_after: None,
         }
     }
 
@@ -70,7 +73,10 @@ impl IntoResponse for StarfishError {
     fn into_response(self) -> Response {
         let mut body = Map::new();
         body.insert("Message".into(), Value::String(self.message));
-        let mut resp = reply(self.status, "Error", &Value::Object(body), self.format);
+        let mut resp = crate::api::with_retry_after(
+            reply(self.status, "Error", &Value::Object(body), self.format),
+            self.retry_after,
+        );
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

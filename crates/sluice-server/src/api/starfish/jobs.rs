@@ -4,6 +4,7 @@ use super::StarfishAuth;
 use super::fields::{boolean, guid, number, text};
 use super::format::{Format, StarfishError, read_body, reply};
 use super::shapes::{exec_job_response, results_for_chained, results_response};
+use crate::api::RequestClient;
 use crate::domain::{Run, Task, Trigger};
 use crate::service::runs::{MAX_THREADS, MAX_WAIT, RunOptions, StartRequest};
 use crate::service::{App, ServiceError};
@@ -132,12 +133,20 @@ fn error(e: ServiceError, f: Format) -> StarfishError {
         ServiceError::Conflict(_) | ServiceError::TaskRunning(_) => StatusCode::CONFLICT,
         ServiceError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ServiceError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::Internal(m) => {
             tracing::error!(error = %m, "internal error");
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    StarfishError::new(status, e.to_string(), f)
+    let retry_after = match e {
+        ServiceError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
+        _ => None,
+    };
+    StarfishError {
+        retry_after,
+        ..StarfishError::new(status, e.to_string(), f)
+    }
 }
 
 /// Starts the run a request asks for; a repeat of the same request answers the same run.
@@ -231,6 +240,7 @@ async fn execute(
 /// bearer token's user, or holds the job's webhook key (`X-Webhook-Key` or `key=`).
 async fn webhook(
     State(app): State<App>,
+    RequestClient(client): RequestClient,
     auth: Result<StarfishAuth, StarfishError>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
@@ -263,7 +273,7 @@ async fn webhook(
                     )
                 })?;
             let who = app
-                .webhook_principal(&task, &key)
+                .webhook_principal(&task, &key, client)
                 .await
                 .map_err(|e| error(e, f))?;
             StarfishAuth(who)

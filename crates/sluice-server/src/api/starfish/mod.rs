@@ -58,7 +58,11 @@ impl FromRequestParts<App> for StarfishAuth {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim().to_string())
             .ok_or_else(denied)?;
-        let who = app.authenticate(&token).await.map_err(|_| denied())?;
+        let client = crate::api::client_of(parts, app);
+        let who = app
+            .authenticate(&token, client)
+            .await
+            .map_err(|_| denied())?;
         Ok(StarfishAuth(who))
     }
 }

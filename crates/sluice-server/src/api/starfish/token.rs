@@ -2,7 +2,8 @@
 //! the native API too) that lives 5 days, as Starfish's does.
 
 use super::format::{Format, read_body};
-use crate::service::{App, ServiceError};
+use crate::api::RequestClient;
+use crate::service::{App, ServiceError, SigninKind};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -30,7 +31,33 @@ fn oauth_error(error: &str, description: &str) -> Response {
         .into_response()
 }
 
-async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+/// A failed sign-in in the grant's shape. A throttled one is a 429 with `Retry-After` and
+/// `temporarily_unavailable`, the RFC 6749 code OAuth clients take as "try again later".
+fn grant_error(e: ServiceError) -> Response {
+    match e {
+        ServiceError::Unauthorized(_) => {
+            oauth_error("invalid_grant", "The user name or password is incorrect.")
+        }
+        ServiceError::TooManyRequests { retry_after_secs } => {
+            let description =
+                format!("Too many failed sign-ins; try again in {retry_after_secs} seconds.");
+            let body =
+                json!({"error": "temporarily_unavailable", "error_description": description});
+            crate::api::with_retry_after(
+                (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response(),
+                Some(retry_after_secs),
+            )
+        }
+        other => crate::api::ApiError::from(other).into_response(),
+    }
+}
+
+async fn token(
+    State(app): State<App>,
+    RequestClient(client): RequestClient,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let fields = match read_body(&headers, &body, Format::Json) {
         Ok(f) => f,
         Err(_) => {
@@ -50,12 +77,10 @@ async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Respo
     let (Some(user), Some(password)) = (text("username"), text("password")) else {
         return oauth_error("invalid_request", "username and password are required.");
     };
-    let who = match app.authenticate_password(&user, &password).await {
+    let signin = app.authenticate_password(&user, &password, client, SigninKind::PasswordGrant);
+    let who = match signin.await {
         Ok(who) => who,
-        Err(ServiceError::Unauthorized(_)) => {
-            return oauth_error("invalid_grant", "The user name or password is incorrect.");
-        }
-        Err(e) => return crate::api::ApiError::from(e).into_response(),
+        Err(e) => return grant_error(e),
     };
     let issued = Utc::now();
     let expires = issued + LIFETIME;

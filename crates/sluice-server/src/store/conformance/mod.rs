@@ -2,6 +2,7 @@
 //! [`run_all`] with a fresh, empty store (SQLite here; PostgreSQL runs the same suite). One module
 //! per area; the checks run in order and each leaves nothing queued for the next.
 
+mod audit;
 mod callbacks;
 mod children;
 mod identity;
@@ -34,6 +35,7 @@ pub async fn run_all(store: &dyn Store) {
     children::children(store, org.id).await;
     watermarks::watermarks(store, org.id).await;
     watermarks::webhook_keys(store, org.id).await;
+    audit::audit(store, org.id).await;
     identity::org_isolation(store).await;
 }
 

@@ -4,6 +4,7 @@
 //! This module opens the database and routes each [`Store`] method to the module of its resource,
 //! where the queries live.
 
+mod audit;
 mod callbacks;
 mod children;
 mod identity;
@@ -329,6 +330,15 @@ impl Store for SqliteStore {
                 .fetch_optional(&self.read)
                 .await?;
         Ok(found.is_some())
+    }
+
+    // --- audit log ----------------------------------------------------------------------------
+    async fn append_audit(&self, event: &AuditEvent) -> Result<i64> {
+        audit::append_audit(self, event).await
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>> {
+        audit::list_audit(self, filter).await
     }
 
     // --- callbacks ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Conversions between SQLite rows and domain types.
 
 use super::{Attempt, Callback, Result, StoreError};
+use crate::domain::audit::AuditEvent;
 use crate::domain::{
     Connection, Counters, LogLevel, LogLine, Org, Run, RunState, StopMode, Task, Trigger, User,
 };
@@ -65,6 +66,28 @@ pub(super) fn user(row: &SqliteRow) -> Result<User> {
             .map_err(StoreError::Corrupt)?,
         created_at: from_micros(row.try_get("created_at")?),
     })
+}
+
+/// An audit event and its number.
+pub(super) fn audit_event(row: &SqliteRow) -> Result<(i64, AuditEvent)> {
+    let org_id: Option<String> = row.try_get("org_id")?;
+    let addr: Option<String> = row.try_get("client_addr")?;
+    let event = AuditEvent {
+        at: from_micros(row.try_get("at")?),
+        org_id: org_id
+            .map(|s| Uuid::parse_str(&s).map_err(|e| corrupt("org_id", e)))
+            .transpose()?,
+        actor: row.try_get("actor")?,
+        action: parsed(row, "action")?,
+        target: row.try_get("target")?,
+        client_addr: addr
+            .map(|s| s.parse().map_err(|e| corrupt("client_addr", e)))
+            .transpose()?,
+        surface: parsed(row, "surface")?,
+        outcome: parsed(row, "outcome")?,
+        detail: row.try_get("detail")?,
+    };
+    Ok((row.try_get("seq")?, event))
 }
 
 pub(super) fn task(row: &SqliteRow) -> Result<Task> {
