@@ -7,11 +7,12 @@ use crate::config::Config;
 use crate::domain::{identity::DEFAULT_ORG, ids};
 use crate::notify::Notifier;
 use crate::service::{App, SigninState};
-use crate::store::{SqliteStore, Store};
+use crate::store::{SqliteStore, Store, secret_key};
 use crate::worker::Worker;
 use anyhow::Context;
 use std::fs::File;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -30,25 +31,37 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     run_until(config, shutdown).await
 }
 
+/// Holds the data directory for this process: one server (or `sluice secrets rotate`) per
+/// directory, since a second would fight over the same runs and keys.
+pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
+    let lock = File::create(data_dir.join("sluice.lock"))?;
+    lock.try_lock().map_err(|_| {
+        anyhow::anyhow!(
+            "another Sluice server is using the data directory {}",
+            data_dir.display()
+        )
+    })?;
+    Ok(lock)
+}
+
+/// Opens the store with the secret keys, sealing every secret with the current key, then
+/// finishes a key rotation that was waiting for that.
+pub async fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+    let keys = secret_key::load(data_dir).context("reading the secret key")?;
+    let store = SqliteStore::open(&data_dir.join("sluice.db"), keys.keyring.clone())
+        .await
+        .context("opening the store")?;
+    secret_key::finish(data_dir, &keys).context("finishing the key rotation")?;
+    Ok(store)
+}
+
 /// Runs the server until `shutdown` is cancelled (tests cancel it themselves).
 pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     config.data_dir = config.data_dir.canonicalize()?;
-    // One server per data directory: a second one would fight over the same runs.
-    let lock = File::create(config.data_dir.join("sluice.lock"))?;
-    lock.try_lock().map_err(|_| {
-        anyhow::anyhow!(
-            "another Sluice server is using the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
-
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&config.data_dir.join("sluice.db"))
-            .await
-            .context("opening the store")?,
-    );
+    let lock = lock_data_dir(&config.data_dir)?;
+    let store: Arc<dyn Store> = Arc::new(open_store(&config.data_dir).await?);
     let default_org = store
         .ensure_org(ids::default_org_id(), DEFAULT_ORG)
         .await?

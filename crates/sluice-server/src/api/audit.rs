@@ -17,6 +17,7 @@ pub fn routes() -> Router<App> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only events at or after this time (RFC 3339, e.g. `2026-03-01T00:00:00Z`).
     pub since: Option<DateTime<Utc>>,

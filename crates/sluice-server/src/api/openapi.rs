@@ -60,6 +60,17 @@ mod tests {
                     serde_json::json!(role.map(|r| r.as_str())),
                     "{method} {path}"
                 );
+                // A parameter said to be in the path must be one of the path's placeholders:
+                // query structs default to `in: path` unless they say otherwise.
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    if p["in"] == "path" {
+                        let name = p["name"].as_str().unwrap();
+                        assert!(
+                            path.contains(&format!("{{{name}}}")),
+                            "{method} {path}: `{name}` is not in the path"
+                        );
+                    }
+                }
                 let responses = op["responses"].as_object().unwrap();
                 assert!(responses.contains_key("400"), "{method} {path}");
                 if role.is_some() {

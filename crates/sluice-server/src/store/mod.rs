@@ -6,6 +6,8 @@
 //! writing a run's end together with its callback in one transaction.
 
 pub mod conformance;
+pub mod seal;
+pub mod secret_key;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -39,6 +41,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: corrupt row: {0}")]
     Corrupt(String),
+    /// A sealed secret does not open: the key is missing or wrong, or the row was altered.
+    #[error("store: {0}")]
+    Sealed(#[from] seal::SealError),
 }
 
 /// Filters for listing runs; all optional, newest first.

@@ -9,6 +9,7 @@ mod output;
 mod run;
 mod runajob;
 mod runs;
+mod secrets;
 mod serve;
 mod tasks;
 mod token;
@@ -110,6 +111,11 @@ pub enum Command {
     /// Print the audit log, newest first: sign-ins (failed ones too) and changes to users, orgs
     /// and connections (Admins only).
     Audit(AuditArgs),
+    /// Manage the key that seals connection secrets at rest (run where the server runs).
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -211,6 +217,20 @@ pub enum TokenCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Seal every connection secret with a new key in `<data dir>/secret.key` (stop the server
+    /// first). Safe to run again after a crash: it finishes the rotation it began.
+    Rotate {
+        /// Configuration file (TOML), for the data directory.
+        #[arg(long, env = "SLUICE_CONFIG")]
+        config: Option<PathBuf>,
+        /// The server's data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
 /// Runs the command; errors are printed as `error: ...` and exit with 1 (`run` has its own codes).
 pub async fn dispatch(cli: Cli) -> ExitCode {
     let global = cli.global;
@@ -227,6 +247,9 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Export { dir } => defs::export(&global, &dir).await,
         Command::Runajob { args } => return runajob::main(args).await,
         Command::Audit(args) => audit::list(&global, args).await,
+        Command::Secrets {
+            command: SecretsCommand::Rotate { config, data_dir },
+        } => secrets::rotate(config, data_dir).await,
         Command::Token {
             command: TokenCommand::Create { name },
         } => token::create(&global, name).await,

@@ -21,6 +21,7 @@ mod runs;
 mod security_confined;
 mod security_input;
 mod security_roles;
+mod security_secrets;
 mod security_signin;
 mod spark;
 mod spark_cluster;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::domain::task::{DEFAULT_FOLDER, Origin};
-use crate::domain::{ConnectionConfig, ConnectionType};
+use crate::domain::{ConnectionConfig, ConnectionType, Secret};
 
 pub(super) async fn tasks(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "sales", "t1", false);
@@ -116,4 +116,40 @@ pub(super) async fn connections(store: &dyn Store, org: Uuid) {
     assert_eq!(store.list_connections(org).await.unwrap().len(), 1);
     store.delete_connection(org, c.id).await.unwrap();
     assert!(store.get_connection(org, c.id).await.unwrap().is_none());
+    secrets_round_trip(store, org).await;
+}
+
+/// Secrets come back as written whatever a backend keeps at rest (it seals them), through every
+/// look-up and after an update.
+async fn secrets_round_trip(store: &dyn Store, org: Uuid) {
+    let now = now_micros();
+    let mut c = Connection {
+        id: Uuid::now_v7(),
+        org_id: org,
+        name: "warehouse".into(),
+        conn_type: ConnectionType::Postgres,
+        description: String::new(),
+        config: ConnectionConfig {
+            host: Some("db.example".into()),
+            password: Some(Secret::Value("pa:ss {\"word\"} é".into())),
+            secret: Some(Secret::FromEnv {
+                env: "WAREHOUSE_KEY".into(),
+            }),
+            ..Default::default()
+        },
+        origin: Origin::Api,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_connection(&c).await.unwrap();
+    let by_id = store.get_connection(org, c.id).await.unwrap().unwrap();
+    assert_eq!(by_id, c);
+    let by_name = store.get_connection_by_name(org, "warehouse").await;
+    assert_eq!(by_name.unwrap().unwrap(), c);
+    assert_eq!(store.list_connections(org).await.unwrap(), vec![c.clone()]);
+    c.config.password = Some(Secret::Value("rotated".into()));
+    c.config.secret = Some(Secret::Value(String::new()));
+    store.update_connection(&c).await.unwrap();
+    assert_eq!(store.get_connection(org, c.id).await.unwrap().unwrap(), c);
+    store.delete_connection(org, c.id).await.unwrap();
 }

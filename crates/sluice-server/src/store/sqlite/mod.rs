@@ -15,6 +15,7 @@ mod tasks;
 mod watermarks;
 
 use super::*;
+use crate::store::seal::Keyring;
 use rows::is_unique_violation;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -25,14 +26,16 @@ use std::str::FromStr;
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    keyring: Keyring,
 }
 
 const CLAIMED: &str = "('starting', 'running', 'stopping')";
 const ACTIVE: &str = "('queued', 'starting', 'running', 'stopping')";
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
-    pub async fn open(path: &Path) -> Result<SqliteStore> {
+    /// Opens (creating if needed) the database file, brings its schema up to date and seals with
+    /// the keyring's current key every secret stored in plain text or with an earlier key.
+    pub async fn open(path: &Path, keyring: Keyring) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -41,7 +44,10 @@ impl SqliteStore {
             // power loss can lose the last commits. See ARCHITECTURE.md.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Freed pages and cells are zeroed, so a secret sealed again (or a deleted row)
+            // leaves no plain copy in the file.
+            .pragma("secure_delete", "ON");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -51,7 +57,31 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { write, read })
+        let store = SqliteStore {
+            write,
+            read,
+            keyring,
+        };
+        let resealed = tasks::reseal_secrets(&store).await?;
+        if resealed > 0 {
+            // The plain or old-key pages also sit in the write-ahead log until a checkpoint
+            // copies them over; truncating it leaves no copy behind.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&store.write)
+                .await?;
+            tracing::info!(
+                connections = resealed,
+                key = store.keyring.current_kid(),
+                "sealed connection secrets with the current key"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Closes every connection, checkpointing the write-ahead log into the database file.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
     }
 }
 

@@ -5,6 +5,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::{
     Connection, Counters, LogLevel, LogLine, Org, Run, RunState, StopMode, Task, Trigger, User,
 };
+use crate::store::seal::Keyring;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -108,14 +109,18 @@ pub(super) fn task(row: &SqliteRow) -> Result<Task> {
     })
 }
 
-pub(super) fn connection(row: &SqliteRow) -> Result<Connection> {
+pub(super) fn connection(keyring: &Keyring, row: &SqliteRow) -> Result<Connection> {
+    let id = uuid(row, "id")?;
+    let stored: serde_json::Value = json(row, "config")?;
+    let config = serde_json::from_value(keyring.open_config(id, stored)?)
+        .map_err(|e| StoreError::Corrupt(format!("connection {id}: {e}")))?;
     Ok(Connection {
-        id: uuid(row, "id")?,
+        id,
         org_id: uuid(row, "org_id")?,
         name: row.try_get("name")?,
         conn_type: parsed(row, "conn_type")?,
         description: row.try_get("description")?,
-        config: json(row, "config")?,
+        config,
         origin: json(row, "origin")?,
         created_at: from_micros(row.try_get("created_at")?),
         updated_at: from_micros(row.try_get("updated_at")?),

@@ -166,7 +166,7 @@ pub(super) async fn create_connection(s: &SqliteStore, c: &Connection) -> Result
     .bind(&c.name)
     .bind(c.conn_type.as_str())
     .bind(&c.description)
-    .bind(json_text(&c.config))
+    .bind(sealed_config(s, c))
     .bind(json_text(&c.origin))
     .bind(micros(c.created_at))
     .bind(micros(c.updated_at))
@@ -185,7 +185,7 @@ pub(super) async fn update_connection(s: &SqliteStore, c: &Connection) -> Result
     .bind(&c.name)
     .bind(c.conn_type.as_str())
     .bind(&c.description)
-    .bind(json_text(&c.config))
+    .bind(sealed_config(s, c))
     .bind(json_text(&c.origin))
     .bind(micros(c.updated_at))
     .bind(c.id.to_string())
@@ -221,7 +221,7 @@ pub(super) async fn get_connection(
         .bind(org_id.to_string())
         .fetch_optional(&s.read)
         .await?
-        .map(|r| rows::connection(&r))
+        .map(|r| rows::connection(&s.keyring, &r))
         .transpose()
 }
 
@@ -235,7 +235,7 @@ pub(super) async fn get_connection_by_name(
         .bind(org_id.to_string())
         .fetch_optional(&s.read)
         .await?
-        .map(|r| rows::connection(&r))
+        .map(|r| rows::connection(&s.keyring, &r))
         .transpose()
 }
 
@@ -245,6 +245,40 @@ pub(super) async fn list_connections(s: &SqliteStore, org_id: Uuid) -> Result<Ve
         .fetch_all(&s.read)
         .await?
         .iter()
-        .map(rows::connection)
+        .map(|r| rows::connection(&s.keyring, r))
         .collect()
+}
+
+/// The config as stored: every literal secret sealed for this connection.
+fn sealed_config(s: &SqliteStore, c: &Connection) -> String {
+    let plain = serde_json::to_value(&c.config).expect("configs serialize");
+    s.keyring.seal_config(c.id, plain).to_string()
+}
+
+/// Seals again every secret stored in plain text (a database from before sealing) or with an
+/// earlier key (a rotation), in one transaction; returns how many connections changed.
+pub(super) async fn reseal_secrets(s: &SqliteStore) -> Result<usize> {
+    let mut tx = s.write.begin().await?;
+    let stored: Vec<(String, String)> = sqlx::query_as("SELECT id, config FROM connections")
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut changed = 0;
+    for (id, config) in stored {
+        let uuid = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("{id}: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(&config)
+            .map_err(|e| StoreError::Corrupt(format!("connection {id}: {e}")))?;
+        if !s.keyring.needs_sealing(&value) {
+            continue;
+        }
+        let opened = s.keyring.open_config(uuid, value)?;
+        let sealed = s.keyring.seal_config(uuid, opened).to_string();
+        sqlx::query("UPDATE connections SET config = ? WHERE id = ?")
+            .bind(sealed)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        changed += 1;
+    }
+    tx.commit().await?;
+    Ok(changed)
 }
