@@ -111,7 +111,7 @@ pub async fn list(
                 states,
                 before: q.before,
                 limit,
-                offset: 0,
+                ..Default::default()
             },
         )
         .await?;

@@ -38,6 +38,10 @@ pub struct RunChild {
     pub ended_at: Option<DateTime<Utc>>,
     pub counters: Counters,
     pub error: Option<String>,
+    /// A taskflow step's task.
+    pub task_id: Option<Uuid>,
+    /// A taskflow step's own run, once it started.
+    pub child_run_id: Option<Uuid>,
 }
 
 /// One run of a task.

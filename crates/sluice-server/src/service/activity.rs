@@ -8,6 +8,14 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use uuid::Uuid;
 
+/// One step of a taskflow run: as the taskflow recorded it, its task (None once deleted) and its
+/// own run (None until it started).
+pub struct Step {
+    pub child: RunChild,
+    pub task: Option<Task>,
+    pub run: Option<Run>,
+}
+
 /// Lines read from the store at a time when a whole log is written out.
 const LOG_PAGE: i64 = 5000;
 
@@ -53,6 +61,24 @@ impl App {
     /// A run's children (the tables of a replication, the steps of a taskflow), in order.
     pub async fn run_children(&self, run_id: Uuid) -> Result<Vec<RunChild>> {
         Ok(self.store.list_run_children(run_id).await?)
+    }
+
+    /// A taskflow run's steps in order, each with its task and, once it started, its own run.
+    pub async fn taskflow_steps(&self, org_id: Uuid, run_id: Uuid) -> Result<Vec<Step>> {
+        let children = self.store.list_run_children(run_id).await?;
+        let mut steps = Vec::with_capacity(children.len());
+        for child in children {
+            let task = match child.task_id {
+                Some(id) => self.store.get_task(org_id, id).await?,
+                None => None,
+            };
+            let run = match child.child_run_id {
+                Some(id) => self.store.get_run(org_id, id).await?,
+                None => None,
+            };
+            steps.push(Step { child, task, run });
+        }
+        Ok(steps)
     }
 
     /// A run's whole log as text, one `time level message` line each (the session log).

@@ -2,7 +2,7 @@
 //! starting and stopping runs, reading logs, managing definitions and identities. Compatibility
 //! layers translate to and from these; they hold no logic of their own.
 
-mod activity;
+pub mod activity;
 mod audit;
 mod auth;
 mod callbacks;

@@ -56,6 +56,12 @@ pub struct RunFilter {
     pub limit: i64,
     /// Runs skipped before the first answered.
     pub offset: i64,
+    /// Only runs of tasks of this type (runs of deleted tasks are left out).
+    pub task_type: Option<TaskType>,
+    /// Only runs that started (or, not started yet, were created) at or after this time...
+    pub started_from: Option<DateTime<Utc>>,
+    /// ...and at or before this one.
+    pub started_to: Option<DateTime<Utc>>,
 }
 
 /// Filters for reading the audit log; all optional, newest first.

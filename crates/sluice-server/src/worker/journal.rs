@@ -49,6 +49,8 @@ impl Journal for StoreJournal {
             ended_at: c.ended_at,
             counters: c.counters,
             error: c.error.clone(),
+            task_id: None,
+            child_run_id: None,
         };
         self.store
             .put_run_child(&child)

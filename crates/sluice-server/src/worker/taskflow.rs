@@ -11,6 +11,11 @@ use crate::domain::{
 use crate::engine::{EngineError, RunContext, context::store_counters};
 use crate::service::resolve_task_in;
 use std::time::Duration;
+use uuid::Uuid;
+
+/// How deep taskflows may run one another, and how many nested taskflows one may hold in all.
+const MAX_NESTING: usize = 8;
+const MAX_NESTED_FLOWS: usize = 200;
 
 /// How often a step's state is read when no end is announced (it may run on another node).
 const POLL: Duration = Duration::from_millis(500);
@@ -32,16 +37,57 @@ impl Worker {
             let t = resolve_task_in(self.store.as_ref(), run.org_id, &step.task)
                 .await
                 .map_err(|e| EngineError::Definition(format!("steps[{i}] `{}`: {e}", step.task)))?;
-            if t.task_type == TaskType::Workflow {
-                return Err(EngineError::Definition(format!(
-                    "steps[{i}] `{}`: a linear taskflow cannot run another taskflow",
-                    step.task
-                )));
-            }
             steps.push((step, t));
         }
+        self.check_nesting(run.org_id, task).await?;
         let label = format!("taskflow {} (run {})", task.path(), run.run_number);
         self.run_steps(run, &label, &steps, ctx, h, true).await
+    }
+
+    /// Refuses, before any step runs, a taskflow that would run itself (at any depth) or nest
+    /// taskflows deeper than [`MAX_NESTING`]: either would never end, or fill the queue.
+    async fn check_nesting(&self, org: Uuid, root: &Task) -> Result<(), EngineError> {
+        let mut stack = vec![(root.clone(), vec![root.clone()])];
+        let mut visited = 0usize;
+        while let Some((flow, path)) = stack.pop() {
+            let def: TaskflowDef = serde_json::from_value(flow.definition.clone())
+                .map_err(|e| EngineError::Definition(format!("{}: {e}", flow.path())))?;
+            for step in &def.steps {
+                let t = resolve_task_in(self.store.as_ref(), org, &step.task)
+                    .await
+                    .map_err(|e| {
+                        EngineError::Definition(format!(
+                            "{} step `{}`: {e}",
+                            flow.path(),
+                            step.task
+                        ))
+                    })?;
+                if t.task_type != TaskType::Workflow {
+                    continue;
+                }
+                let chain = || {
+                    let names: Vec<String> = path.iter().map(Task::path).collect();
+                    format!("{} → {}", names.join(" → "), t.path())
+                };
+                if path.iter().any(|p| p.id == t.id) {
+                    return Err(EngineError::Definition(format!(
+                        "a taskflow may not run itself: {}",
+                        chain()
+                    )));
+                }
+                visited += 1;
+                if path.len() >= MAX_NESTING || visited > MAX_NESTED_FLOWS {
+                    return Err(EngineError::Definition(format!(
+                        "taskflows nest at most {MAX_NESTING} deep and {MAX_NESTED_FLOWS} in all: {}",
+                        chain()
+                    )));
+                }
+                let mut deeper = path.clone();
+                deeper.push(t.clone());
+                stack.push((t, deeper));
+            }
+        }
+        Ok(())
     }
 
     /// Runs the chain of `task` after its own work (Starfish `chainJobs`): each chained task a
@@ -240,6 +286,8 @@ impl Worker {
             error: error
                 .map(str::to_string)
                 .or_else(|| child.and_then(|c| c.error.clone())),
+            task_id: Some(task.id),
+            child_run_id: child.map(|c| c.id),
         };
         self.store
             .put_run_child(&step)

@@ -29,5 +29,6 @@ mod starfish;
 mod support;
 mod sync;
 mod sync_stop;
+mod taskflow_status;
 mod taskflows;
 mod types;

@@ -17,6 +17,7 @@ mod session;
 mod sessions;
 mod taskflows;
 mod tasks;
+mod tf_status;
 mod xml;
 
 pub use entries::callback_body;

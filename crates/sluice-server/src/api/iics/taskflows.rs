@@ -3,18 +3,18 @@
 //! under `/active-bpel/services/tf/status`, and `terminate`. Served at the root and under
 //! `/saas`, as clients build these URLs both ways.
 //!
-//! A `RunId` is the run's UUID as a 128-bit decimal number (IICS run ids exceed 64 bits too).
+//! A `RunId` is the run's UUID as a 128-bit decimal number (IICS run ids exceed 64 bits too),
+//! answered as a string and read back in any form (`tf_status.rs`).
 
 use super::V2Error;
-use super::entries::utc_time;
 use super::session::IicsSession;
-use crate::domain::{Run, RunChild, RunState, StopMode, Task, TaskType, Trigger};
+use super::tf_status::{parse_run_id, run_id, states_for, status_object, status_word};
+use crate::domain::{Run, StopMode, Task, TaskType, Trigger};
 use crate::service::App;
 use crate::service::runs::StartRequest;
 use crate::store::RunFilter;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -22,13 +22,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use uuid::Uuid;
 
 /// The list form answers at most this many (IICS: default 10, at most 50).
-const DEFAULT_ROWS: usize = 10;
-const MAX_ROWS: usize = 50;
-/// Recent runs looked through for the list form.
-const LIST_SCAN: i64 = 2000;
+const DEFAULT_ROWS: i64 = 10;
+const MAX_ROWS: i64 = 50;
 
 pub fn routes() -> Router<App> {
     let mut r = Router::new();
@@ -49,19 +46,6 @@ pub fn routes() -> Router<App> {
             );
     }
     r
-}
-
-/// The `RunId` of a run, and back.
-fn run_id(run: &Run) -> String {
-    run.id.as_u128().to_string()
-}
-
-fn parse_run_id(s: &str) -> Option<Uuid> {
-    let s = s.trim().trim_matches('"');
-    s.parse::<u128>()
-        .ok()
-        .map(Uuid::from_u128)
-        .or_else(|| Uuid::parse_str(s).ok())
 }
 
 async fn taskflow(app: &App, s: &IicsSession, name: &str) -> Result<Task, V2Error> {
@@ -124,44 +108,7 @@ async fn run(
             },
         )
         .await?;
-    // Written by hand: the number is wider than a JSON value of serde_json holds.
-    let body = format!("{{\"RunId\":{}}}", run_id(&run));
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-fn status_word(s: RunState) -> &'static str {
-    match s {
-        RunState::Queued | RunState::Starting | RunState::Running | RunState::Stopping => "RUNNING",
-        RunState::Completed | RunState::CompletedWithErrors => "SUCCESS",
-        RunState::Failed => "FAILED",
-        RunState::Stopped => "STOPPED",
-    }
-}
-
-fn status_object(run: &Run, task: Option<&Task>, steps: &[RunChild]) -> Value {
-    let start = run.started_at.unwrap_or(run.created_at);
-    let end = run.ended_at;
-    let duration = (end.unwrap_or_else(Utc::now) - start).num_seconds().max(0);
-    json!({
-        "assetName": task.map(|t| t.name.as_str()).unwrap_or("(deleted)"),
-        "assetType": "TASKFLOW",
-        "location": task.map(|t| t.folder.as_str()).unwrap_or(""),
-        "runId": run_id(run),
-        "runtimeEnv": "sluice",
-        "startedBy": run.started_by,
-        "startTime": utc_time(start),
-        "endTime": end.map(utc_time),
-        "duration": duration,
-        "status": status_word(run.state),
-        "errorMessage": run.error,
-        "subtasks": steps.iter().map(|c| json!({
-            "name": c.name,
-            "status": if c.state == RunState::Queued { "NOT_STARTED" } else { status_word(c.state) },
-            "startTime": c.started_at.map(utc_time),
-            "endTime": c.ended_at.map(utc_time),
-            "errorMessage": c.error,
-        })).collect::<Vec<_>>(),
-    })
+    Ok(Json(json!({ "RunId": run_id(run.id) })).into_response())
 }
 
 async fn taskflow_run(
@@ -191,8 +138,12 @@ async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, V2Error> {
     let (run, task) = taskflow_run(&app, &s, &id).await?;
-    let steps = app.run_children(run.id).await?;
-    Ok(Json(status_object(&run, task.as_ref(), &steps)))
+    Ok(Json(render(&app, &run, task.as_ref()).await?))
+}
+
+async fn render(app: &App, run: &Run, task: Option<&Task>) -> Result<Value, V2Error> {
+    let steps = app.taskflow_steps(run.org_id, run.id).await?;
+    Ok(status_object(run, task, &steps, &app.config.node_name))
 }
 
 fn time_param(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<Utc>>, V2Error> {
@@ -204,31 +155,39 @@ fn time_param(q: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<
     }
 }
 
+/// With `runId`: that run alone (404 when it is not a taskflow run of the caller's org).
+/// Without: the org's taskflow runs, newest first, filtered and paged in the store; with neither
+/// `startTime` nor `endTime`, those of the last 24 hours (as IICS answers).
 async fn list(
     State(app): State<App>,
     s: IicsSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, V2Error> {
-    let wanted = match q.get("runStatus").map(|v| v.trim().to_ascii_uppercase()) {
-        None => None,
-        Some(v)
-            if ["SUCCESS", "FAILED", "SUSPENDED", "RUNNING", "STOPPED"].contains(&v.as_str()) =>
-        {
-            Some(v)
-        }
-        Some(v) => {
-            return Err(V2Error::bad_request(format!(
+    if let Some(id) = q.get("runId").filter(|v| !v.trim().is_empty()) {
+        let (run, task) = taskflow_run(&app, &s, id).await?;
+        return Ok(Json(json!([render(&app, &run, task.as_ref()).await?])));
+    }
+    let states = match q.get("runStatus").map(|v| v.trim().to_ascii_uppercase()) {
+        None => Vec::new(),
+        Some(v) if v == "SUSPENDED" => return Ok(Json(json!([]))),
+        Some(v) => states_for(&v).ok_or_else(|| {
+            V2Error::bad_request(format!(
                 "runStatus must be Success, Failed, Suspended, Running or Stopped, not `{v}`."
-            )));
-        }
+            ))
+        })?,
     };
-    let (from, to) = (time_param(&q, "startTime")?, time_param(&q, "endTime")?);
-    let number = |key: &str, default: usize| -> Result<usize, V2Error> {
+    let (mut from, to) = (time_param(&q, "startTime")?, time_param(&q, "endTime")?);
+    if from.is_none() && to.is_none() {
+        from = Some(Utc::now() - chrono::Duration::hours(24));
+    }
+    let number = |key: &str, default: i64| -> Result<i64, V2Error> {
         match q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
             None => Ok(default),
             Some(v) => v
                 .parse()
-                .map_err(|_| V2Error::bad_request(format!("{key} must be a whole number."))),
+                .ok()
+                .filter(|n: &i64| *n >= 0)
+                .ok_or_else(|| V2Error::bad_request(format!("{key} must be a whole number."))),
         }
     };
     let (offset, limit) = (number("offset", 0)?, number("rowLimit", DEFAULT_ROWS)?);
@@ -237,29 +196,19 @@ async fn list(
             "rowLimit must be between 1 and {MAX_ROWS}."
         )));
     }
-    let runs = app
-        .runs_with_tasks(
-            s.who.org_id(),
-            &RunFilter {
-                limit: LIST_SCAN,
-                ..Default::default()
-            },
-        )
-        .await?;
-    let mut out = Vec::new();
-    let matching = runs.iter().filter(|(run, task)| {
-        let start = run.started_at.unwrap_or(run.created_at);
-        task.as_ref()
-            .is_some_and(|t| t.task_type == TaskType::Workflow)
-            && wanted
-                .as_deref()
-                .is_none_or(|w| w == status_word(run.state))
-            && from.is_none_or(|f| start >= f)
-            && to.is_none_or(|t| start <= t)
-    });
-    for (run, task) in matching.skip(offset).take(limit) {
-        let steps = app.run_children(run.id).await?;
-        out.push(status_object(run, task.as_ref(), &steps));
+    let filter = RunFilter {
+        states,
+        limit,
+        offset,
+        task_type: Some(TaskType::Workflow),
+        started_from: from,
+        started_to: to,
+        ..Default::default()
+    };
+    let runs = app.runs_with_tasks(s.who.org_id(), &filter).await?;
+    let mut out = Vec::with_capacity(runs.len());
+    for (run, task) in &runs {
+        out.push(render(&app, run, task.as_ref()).await?);
     }
     Ok(Json(Value::Array(out)))
 }
@@ -289,7 +238,7 @@ async fn terminate(
         };
         let (run, _) = taskflow_run(&app, &s, &id).await?;
         let run = app.stop_run(&s.who, run.id, StopMode::Immediate).await?;
-        out.push(json!({"runId": id, "status": status_word(run.state)}));
+        out.push(json!({"runId": id.trim_matches('"'), "status": status_word(run.state)}));
     }
     Ok(Json(json!({ "runs": out })))
 }

@@ -22,6 +22,8 @@ fn child(run_id: Uuid, seq: i32, name: &str, state: RunState) -> RunChild {
             ..Counters::default()
         },
         error: None,
+        task_id: None,
+        child_run_id: None,
     }
 }
 
@@ -53,6 +55,9 @@ pub(super) async fn children(store: &dyn Store, org: Uuid) {
         state: RunState::CompletedWithErrors,
         ended_at: at(1_700_000_000_500_000),
         error: Some("3 rows rejected".into()),
+        // A taskflow step's: its task and its own run.
+        task_id: Some(t.id),
+        child_run_id: Some(r2.id),
         counters: Counters {
             source_rows_read: 1,
             source_rows_failed: 2,

@@ -199,6 +199,7 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
         .await
         .unwrap();
     assert_eq!(by_state.len(), 1);
+    by_type_and_time(store, org, &[r1.id, r2.id]).await;
     assert_eq!(
         store.get_run_by_number(t.id, 2).await.unwrap().unwrap().id,
         r2.id
@@ -258,4 +259,41 @@ pub(super) async fn parallel_and_external_ids(store: &dyn Store, org: Uuid) {
             .await
             .unwrap();
     }
+}
+
+/// Runs filtered by their task's type and by when they started, in the store (the IICS taskflow
+/// status list).
+async fn by_type_and_time(store: &dyn Store, org: Uuid, mapping_runs: &[Uuid]) {
+    let mut flow = sample_task(org, "flows", "typed", true);
+    flow.task_type = TaskType::Workflow;
+    store.create_task(&flow).await.unwrap();
+    let flow_run = store.create_run(&flow, new_run("f")).await.unwrap();
+    let ids = |f: RunFilter| async move {
+        let runs = store.list_runs(org, &f).await.unwrap();
+        runs.into_iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    let typed = |task_type| RunFilter {
+        task_type: Some(task_type),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(ids(typed(TaskType::Workflow)).await, vec![flow_run.id]);
+    let mappings = ids(typed(TaskType::Mapping)).await;
+    assert!(mapping_runs.iter().all(|r| mappings.contains(r)));
+    assert!(!mappings.contains(&flow_run.id));
+    let other_org = store.create_org("typed-elsewhere").await.unwrap().id;
+    let none = store.list_runs(other_org, &typed(TaskType::Workflow)).await;
+    assert!(none.unwrap().is_empty());
+
+    // A run not started yet is placed by its creation time.
+    let at = flow_run.started_at.unwrap_or(flow_run.created_at);
+    let window = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| RunFilter {
+        started_from: from,
+        started_to: to,
+        ..typed(TaskType::Workflow)
+    };
+    let second = chrono::Duration::seconds(1);
+    assert_eq!(ids(window(Some(at), Some(at))).await, vec![flow_run.id]);
+    assert!(ids(window(Some(at + second), None)).await.is_empty());
+    assert!(ids(window(None, Some(at - second))).await.is_empty());
 }

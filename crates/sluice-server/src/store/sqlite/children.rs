@@ -11,8 +11,8 @@ pub(super) async fn put_run_child(s: &SqliteStore, c: &RunChild) -> Result<()> {
     sqlx::query(
         "INSERT OR REPLACE INTO run_children (run_id, seq, name, state, started_at, ended_at,
             source_rows_read, source_rows_failed, target_rows_written, target_rows_failed,
-            inserts, updates, deletes, skipped, error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            inserts, updates, deletes, skipped, error, task_id, child_run_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(c.run_id.to_string())
     .bind(c.seq)
@@ -29,6 +29,8 @@ pub(super) async fn put_run_child(s: &SqliteStore, c: &RunChild) -> Result<()> {
     .bind(n.deletes as i64)
     .bind(n.skipped as i64)
     .bind(&c.error)
+    .bind(c.task_id.map(|t| t.to_string()))
+    .bind(c.child_run_id.map(|t| t.to_string()))
     .execute(&s.write)
     .await?;
     Ok(())
@@ -80,7 +82,15 @@ pub(super) async fn list_run_children(s: &SqliteStore, run_id: Uuid) -> Result<V
                     skipped: g("skipped")?,
                 },
                 error: r.try_get("error")?,
+                task_id: optional_uuid(r, "task_id")?,
+                child_run_id: optional_uuid(r, "child_run_id")?,
             })
         })
         .collect()
+}
+
+fn optional_uuid(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Option<Uuid>> {
+    let text: Option<String> = row.try_get(col)?;
+    text.map(|t| Uuid::parse_str(&t).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
+        .transpose()
 }
