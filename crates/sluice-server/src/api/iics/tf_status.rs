@@ -89,6 +89,11 @@ fn object(f: Fields<'_>) -> serde_json::Map<String, Value> {
         (end.unwrap_or_else(Utc::now) - s).num_seconds().max(0)
     });
     let counters = f.run.map(|r| r.counters).unwrap_or_default();
+    // The node holding the run while it runs; once ended (leases are let go), this node.
+    let env = f
+        .run
+        .and_then(|r| r.lease_owner.as_deref())
+        .unwrap_or(f.runtime_env);
     let value = json!({
         "assetName": f.name,
         "assetType": f.asset_type,
@@ -99,8 +104,8 @@ fn object(f: Fields<'_>) -> serde_json::Map<String, Value> {
         "endTime": end.map(utc_time),
         "updateTime": update.map(utc_time),
         "duration": duration,
-        "runtimeEnv": f.runtime_env,
-        "runtimeEnvName": f.runtime_env,
+        "runtimeEnv": env,
+        "runtimeEnvName": env,
         "startedBy": f.run.map(|r| r.started_by.as_str()).unwrap_or(""),
         "errorMessage": f.error.unwrap_or(""),
         "rowsProcessed": counters.target_rows_written,

@@ -296,4 +296,7 @@ async fn by_type_and_time(store: &dyn Store, org: Uuid, mapping_runs: &[Uuid]) {
     assert_eq!(ids(window(Some(at), Some(at))).await, vec![flow_run.id]);
     assert!(ids(window(Some(at + second), None)).await.is_empty());
     assert!(ids(window(None, Some(at - second))).await.is_empty());
+    // Ended, so that the claims checked after this find only their own runs.
+    let stopped = store.request_stop(org, flow_run.id, StopMode::Immediate, "f");
+    assert_eq!(stopped.await.unwrap().state, RunState::Stopped);
 }
