@@ -61,7 +61,11 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ServiceError::NotFound(format!("{what} not found")),
-            StoreError::Conflict(msg) => ServiceError::Conflict(msg),
+            StoreError::NameTaken(msg) => ServiceError::Conflict(msg),
+            e @ StoreError::TaskBusy { .. } => ServiceError::TaskRunning(e.to_string()),
+            e @ (StoreError::ExternalIdTaken(_)
+            | StoreError::NotHeld { .. }
+            | StoreError::HasActiveRuns) => ServiceError::Conflict(e.to_string()),
             StoreError::Transition(t) => ServiceError::Conflict(t.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }

@@ -155,17 +155,14 @@ impl App {
         };
         let run = match self.store.create_run(task, new).await {
             Ok(run) => run,
-            Err(StoreError::Conflict(msg)) if msg.contains("does not allow parallel runs") => {
-                return Err(ServiceError::TaskRunning(msg));
-            }
             // Two identical requests raced: the store let one in; the other answers with it.
-            Err(StoreError::Conflict(msg)) if msg.contains("external id") => {
+            Err(e @ StoreError::ExternalIdTaken(_)) => {
                 let ext = req.external_id.as_deref().unwrap_or_default();
                 let existing = self
                     .store
                     .get_run_by_external_id(who.org_id(), ext)
                     .await?
-                    .ok_or(ServiceError::Conflict(msg))?;
+                    .ok_or_else(|| ServiceError::Conflict(e.to_string()))?;
                 return same_request(existing, task, &parameters, &req.callback_url);
             }
             Err(other) => return Err(other.into()),

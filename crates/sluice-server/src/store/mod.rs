@@ -29,9 +29,21 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
-    /// The write conflicts with what is stored (duplicate name, active run, ...).
+    /// A name (or other unique value) an object of the same kind already has.
     #[error("{0}")]
-    Conflict(String),
+    NameTaken(String),
+    /// A run of a task that may not run in parallel was asked for while one is active.
+    #[error("task `{task}` is already running (run {run_number}) and does not allow parallel runs")]
+    TaskBusy { task: String, run_number: i64 },
+    /// The org already has a run with this external id (two identical starts raced).
+    #[error("a run with external id `{0}` exists")]
+    ExternalIdTaken(String),
+    /// A node wrote to a run it no longer holds: its lease ran out and the run was resolved.
+    #[error("run {run} is not held by {node}; it was resolved elsewhere")]
+    NotHeld { run: Uuid, node: String },
+    /// A task with active runs cannot be deleted.
+    #[error("the task has active runs; stop them before deleting it")]
+    HasActiveRuns,
     /// The run is not in a state where this can happen.
     #[error(transparent)]
     Transition(#[from] crate::domain::run::TransitionError),
@@ -233,7 +245,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_connections(&self, org_id: Uuid) -> Result<Vec<Connection>>;
 
     // --- runs -----------------------------------------------------------------------------
-    /// Queues a run of `task`, numbering it. Refuses (Conflict) a run of a task that may not run
+    /// Queues a run of `task`, numbering it. Refuses (TaskBusy) a run of a task that may not run
     /// in parallel while another of its runs is active, and an external id already used in the org.
     async fn create_run(&self, task: &Task, new: NewRun) -> Result<Run>;
     async fn get_run(&self, org_id: Uuid, id: Uuid) -> Result<Option<Run>>;

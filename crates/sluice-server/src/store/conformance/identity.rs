@@ -44,7 +44,7 @@ pub(super) async fn identity(store: &dyn Store, org: Uuid) {
         store
             .create_user(org, "alice", "hash2", Role::Monitor)
             .await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::NameTaken(_))
     ));
     roles(store, org).await;
     let (found, hash) = store.user_credentials("alice").await.unwrap().unwrap();
@@ -157,7 +157,7 @@ pub(super) async fn org_isolation(store: &dyn Store) {
     let b = store.create_org("org-b").await.unwrap();
     assert!(matches!(
         store.create_org("org-a").await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::NameTaken(_))
     ));
     let t = sample_task(a.id, DEFAULT_FOLDER, "secret", true);
     store.create_task(&t).await.unwrap();

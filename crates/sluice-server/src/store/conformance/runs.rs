@@ -35,7 +35,7 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
 
     assert!(matches!(
         store.begin_run(r1.id, "n2").await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::NotHeld { run, .. }) if run == r1.id
     ));
     let running = store.begin_run(r1.id, "n1").await.unwrap();
     assert_eq!(running.state, RunState::Running);
@@ -219,7 +219,14 @@ pub(super) async fn parallel_and_external_ids(store: &dyn Store, org: Uuid) {
     store.create_task(&t).await.unwrap();
     let r = store.create_run(&t, new_run("a")).await.unwrap();
     let refused = store.create_run(&t, new_run("a")).await;
-    assert!(matches!(refused, Err(StoreError::Conflict(ref m)) if m.contains("parallel")));
+    assert!(matches!(
+        refused,
+        Err(StoreError::TaskBusy { run_number: 1, .. })
+    ));
+    assert!(matches!(
+        store.delete_task(org, t.id).await,
+        Err(StoreError::HasActiveRuns)
+    ));
     store
         .claim_run("n", Duration::from_secs(30))
         .await
@@ -241,7 +248,7 @@ pub(super) async fn parallel_and_external_ids(store: &dyn Store, org: Uuid) {
     let with_ext = store.create_run(&t2, ext.clone()).await.unwrap();
     assert!(matches!(
         store.create_run(&t2, ext).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::ExternalIdTaken(ref id)) if id == "ext-1"
     ));
     assert_eq!(
         store

@@ -13,7 +13,7 @@ pub(super) async fn tasks(store: &dyn Store, org: Uuid) {
     };
     assert!(matches!(
         store.create_task(&dup).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::NameTaken(_))
     ));
     assert_eq!(store.get_task(org, t.id).await.unwrap().unwrap(), t);
     assert_eq!(
@@ -103,7 +103,7 @@ pub(super) async fn connections(store: &dyn Store, org: Uuid) {
                 ..c.clone()
             })
             .await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::NameTaken(_))
     ));
     assert_eq!(
         store

@@ -91,7 +91,7 @@ fn json_text<T: serde::Serialize>(v: &T) -> String {
 
 fn conflict_on_unique(e: sqlx::Error, msg: impl FnOnce() -> String) -> StoreError {
     if is_unique_violation(&e) {
-        StoreError::Conflict(msg())
+        StoreError::NameTaken(msg())
     } else {
         StoreError::Backend(e)
     }

@@ -99,11 +99,11 @@ pub(super) async fn create_run(s: &SqliteStore, task: &Task, new: NewRun) -> Res
         .bind(task.id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(n) = active {
-            return Err(StoreError::Conflict(format!(
-                "task `{}` is already running (run {n}) and does not allow parallel runs",
-                task.path()
-            )));
+        if let Some(run_number) = active {
+            return Err(StoreError::TaskBusy {
+                task: task.path(),
+                run_number,
+            });
         }
     }
     let run = Run {
@@ -147,12 +147,11 @@ pub(super) async fn create_run(s: &SqliteStore, task: &Task, new: NewRun) -> Res
     .execute(&mut *tx)
     .await
     .map_err(|e| {
-        conflict_on_unique(e, || {
-            format!(
-                "a run with external id `{}` exists",
-                run.external_id.as_deref().unwrap_or_default()
-            )
-        })
+        if is_unique_violation(&e) {
+            StoreError::ExternalIdTaken(run.external_id.clone().unwrap_or_default())
+        } else {
+            StoreError::Backend(e)
+        }
     })?;
     sqlx::query("UPDATE tasks SET next_run_number = next_run_number + 1 WHERE id = ?")
         .bind(task.id.to_string())
@@ -258,9 +257,10 @@ pub(super) async fn begin_run(s: &SqliteStore, id: Uuid, node: &str) -> Result<R
     let mut tx = s.write.begin().await?;
     let mut run = run_in(&mut tx, id).await?;
     if run.lease_owner.as_deref() != Some(node) {
-        return Err(StoreError::Conflict(format!(
-            "run {id} is not held by {node}"
-        )));
+        return Err(StoreError::NotHeld {
+            run: id,
+            node: node.to_string(),
+        });
     }
     // A stop that arrived while the run was starting keeps it stopping.
     if run.state != RunState::Stopping {
@@ -347,9 +347,10 @@ pub(super) async fn finish_run(s: &SqliteStore, id: Uuid, node: &str, end: RunEn
     let mut tx = s.write.begin().await?;
     let mut run = run_in(&mut tx, id).await?;
     if run.lease_owner.as_deref() != Some(node) {
-        return Err(StoreError::Conflict(format!(
-            "run {id} is not held by {node}; it was resolved elsewhere"
-        )));
+        return Err(StoreError::NotHeld {
+            run: id,
+            node: node.to_string(),
+        });
     }
     run.state = run.state.apply(end.event)?;
     run.error = end.error;

@@ -85,9 +85,7 @@ pub(super) async fn delete_task(s: &SqliteStore, org_id: Uuid, id: Uuid) -> Resu
     .fetch_one(&mut *tx)
     .await?;
     if active > 0 {
-        return Err(StoreError::Conflict(
-            "the task has active runs; stop them before deleting it".into(),
-        ));
+        return Err(StoreError::HasActiveRuns);
     }
     let done = sqlx::query("DELETE FROM tasks WHERE id = ? AND org_id = ?")
         .bind(id.to_string())
