@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::domain::{identity::DEFAULT_ORG, ids};
 use crate::notify::Notifier;
 use crate::service::{App, SigninState};
-use crate::store::{SqliteStore, Store, secret_key};
+use crate::store::{self, Store, secret_key};
 use crate::worker::Worker;
 use anyhow::Context;
 use std::fs::File;
@@ -46,9 +46,10 @@ pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
 
 /// Opens the store with the secret keys, sealing every secret with the current key, then
 /// finishes a key rotation that was waiting for that.
-pub async fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+pub async fn open_store(data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
     let keys = secret_key::load(data_dir).context("reading the secret key")?;
-    let store = SqliteStore::open(&data_dir.join("sluice.db"), keys.keyring.clone())
+    let url = format!("sqlite://{}", data_dir.join("sluice.db").display());
+    let store = store::open(&url, keys.keyring.clone())
         .await
         .context("opening the store")?;
     secret_key::finish(data_dir, &keys).context("finishing the key rotation")?;
@@ -61,7 +62,7 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     config.data_dir = config.data_dir.canonicalize()?;
     let lock = lock_data_dir(&config.data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(open_store(&config.data_dir).await?);
+    let store = open_store(&config.data_dir).await?;
     let default_org = store
         .ensure_org(ids::default_org_id(), DEFAULT_ORG)
         .await?

@@ -121,3 +121,21 @@ async fn secrets_are_sealed_at_rest_and_plain_ones_sealed_on_open() {
         other => panic!("expected an unknown key, got {:?}", other.map(|_| ())),
     }
 }
+
+#[tokio::test]
+async fn a_store_url_picks_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("by-url.db").display());
+    let store = sluice_server::store::open(&url, Keyring::ephemeral())
+        .await
+        .unwrap();
+    store.create_org("by-url").await.unwrap();
+    store.close().await;
+    assert!(dir.path().join("by-url.db").exists());
+    for unknown in ["postgres://localhost/sluice", "sqlite://", "/plain/path.db"] {
+        match sluice_server::store::open(unknown, Keyring::ephemeral()).await {
+            Err(StoreError::UnsupportedUrl(u)) => assert_eq!(u, unknown),
+            other => panic!("{unknown}: {:?}", other.map(|_| ())),
+        }
+    }
+}

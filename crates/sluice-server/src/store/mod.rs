@@ -53,9 +53,25 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: corrupt row: {0}")]
     Corrupt(String),
+    /// A store URL of no backend this build has.
+    #[error("store URL `{0}`: expected sqlite://<path of the database file>")]
+    UnsupportedUrl(String),
     /// A sealed secret does not open: the key is missing or wrong, or the row was altered.
     #[error("store: {0}")]
     Sealed(#[from] seal::SealError),
+}
+
+/// Opens the store a URL names, bringing its schema up to date and sealing secrets with the
+/// keyring: `sqlite:///var/lib/sluice/sluice.db` (or `sqlite:relative/path.db`) for the embedded
+/// store, the only backend so far.
+pub async fn open(url: &str, keyring: seal::Keyring) -> Result<std::sync::Arc<dyn Store>> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+    let store = SqliteStore::open(std::path::Path::new(path), keyring).await?;
+    Ok(std::sync::Arc::new(store))
 }
 
 /// Filters for listing runs; all optional, newest first.
@@ -187,6 +203,9 @@ pub struct NewLogLine {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Lets go of every connection (writing out what is buffered); the store is not used after.
+    async fn close(&self);
+
     // --- identity -------------------------------------------------------------------------
     /// The org with this name, created when missing.
     async fn ensure_org(&self, id: Uuid, name: &str) -> Result<Org>;
@@ -254,17 +273,24 @@ pub trait Store: Send + Sync + 'static {
     async fn get_run_by_external_id(&self, org_id: Uuid, external_id: &str) -> Result<Option<Run>>;
     async fn get_run_by_number(&self, task_id: Uuid, run_number: i64) -> Result<Option<Run>>;
     async fn list_runs(&self, org_id: Uuid, filter: &RunFilter) -> Result<Vec<Run>>;
-    /// Atomically moves the oldest queued run to `starting`, held by `node` for `lease`.
-    async fn claim_run(&self, node: &str, lease: Duration) -> Result<Option<Run>>;
+    /// Atomically moves the oldest queued run to `starting`, held by `node` for `lease` from
+    /// `now` (the caller's clock, so tests can move it).
+    async fn claim_run(
+        &self,
+        node: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Run>>;
     /// `starting` to `running`.
     async fn begin_run(&self, id: Uuid, node: &str) -> Result<Run>;
-    /// Renews the lease and saves the counters so far.
+    /// Renews the lease (to `now` + `lease`) and saves the counters so far.
     async fn heartbeat(
         &self,
         id: Uuid,
         node: &str,
         lease: Duration,
         counters: Counters,
+        now: DateTime<Utc>,
     ) -> Result<Heartbeat>;
     /// Asks a run to stop. A queued run ends `stopped` at once; a claimed one becomes `stopping`
     /// and its worker brings it to a halt.

@@ -10,6 +10,7 @@ use crate::engine::{self, EngineError, LiveCounters, RunContext, RunLog, StopSig
 use crate::service::RunEnded;
 use crate::service::definitions::{base_dir, org_area};
 use crate::store::{NewLogLine, RunEnd};
+use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -379,7 +380,7 @@ async fn heartbeat(
         tokio::time::sleep(b.every).await;
         match b
             .store
-            .heartbeat(run_id, &b.node, b.lease, counters.snapshot())
+            .heartbeat(run_id, &b.node, b.lease, counters.snapshot(), Utc::now())
             .await
         {
             Ok(hb) if !hb.held => {

@@ -112,7 +112,11 @@ impl Worker {
                 p = slots.clone().acquire_owned() => p.expect("never closed"),
                 _ = h.shutdown.cancelled() => return,
             };
-            match self.store.claim_run(&self.node, self.config.lease()).await {
+            match self
+                .store
+                .claim_run(&self.node, self.config.lease(), Utc::now())
+                .await
+            {
                 Ok(Some(run)) => {
                     let (w, h2) = (self.clone(), h.clone());
                     h.tracker.spawn(async move {

@@ -32,7 +32,7 @@ pub(super) async fn callbacks(store: &dyn Store, org: Uuid) {
         "none before the end"
     );
     store
-        .claim_run("n", Duration::from_secs(30))
+        .claim_run("n", Duration::from_secs(30), Utc::now())
         .await
         .unwrap()
         .unwrap();

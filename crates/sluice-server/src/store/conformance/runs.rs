@@ -19,17 +19,25 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
 
     let lease = Duration::from_secs(30);
     let c1 = store
-        .claim_run("n1", lease)
+        .claim_run("n1", lease, Utc::now())
         .await
         .unwrap()
         .expect("claims the oldest");
     assert_eq!(c1.id, r1.id);
     assert_eq!(c1.state, RunState::Starting);
     assert_eq!(c1.lease_owner.as_deref(), Some("n1"));
-    let c2 = store.claim_run("n2", lease).await.unwrap().unwrap();
+    let c2 = store
+        .claim_run("n2", lease, Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c2.id, r2.id);
     assert!(
-        store.claim_run("n1", lease).await.unwrap().is_none(),
+        store
+            .claim_run("n1", lease, Utc::now())
+            .await
+            .unwrap()
+            .is_none(),
         "nothing left"
     );
 
@@ -43,7 +51,10 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
         source_rows_read: 5,
         ..Default::default()
     };
-    let hb = store.heartbeat(r1.id, "n1", lease, counters).await.unwrap();
+    let hb = store
+        .heartbeat(r1.id, "n1", lease, counters, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(
         hb,
         Heartbeat {
@@ -58,7 +69,7 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
     );
     assert!(
         !store
-            .heartbeat(r1.id, "n2", lease, counters)
+            .heartbeat(r1.id, "n2", lease, counters, Utc::now())
             .await
             .unwrap()
             .held
@@ -118,7 +129,7 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
     );
     assert!(
         !store
-            .heartbeat(r1.id, "n1", lease, counters)
+            .heartbeat(r1.id, "n1", lease, counters, Utc::now())
             .await
             .unwrap()
             .held
@@ -228,7 +239,7 @@ pub(super) async fn parallel_and_external_ids(store: &dyn Store, org: Uuid) {
         Err(StoreError::HasActiveRuns)
     ));
     store
-        .claim_run("n", Duration::from_secs(30))
+        .claim_run("n", Duration::from_secs(30), Utc::now())
         .await
         .unwrap()
         .unwrap();

@@ -19,7 +19,7 @@ pub(super) async fn stops(store: &dyn Store, org: Uuid) {
     assert_eq!(stopped.stopped_by.as_deref(), Some("bob"));
     assert!(
         store
-            .claim_run("n", Duration::from_secs(30))
+            .claim_run("n", Duration::from_secs(30), Utc::now())
             .await
             .unwrap()
             .is_none()
@@ -27,7 +27,7 @@ pub(super) async fn stops(store: &dyn Store, org: Uuid) {
 
     let r = store.create_run(&t, new_run("a")).await.unwrap();
     store
-        .claim_run("n", Duration::from_secs(30))
+        .claim_run("n", Duration::from_secs(30), Utc::now())
         .await
         .unwrap()
         .unwrap();
@@ -38,7 +38,13 @@ pub(super) async fn stops(store: &dyn Store, org: Uuid) {
         .unwrap();
     assert_eq!(s.state, RunState::Stopping);
     let hb = store
-        .heartbeat(r.id, "n", Duration::from_secs(30), Counters::default())
+        .heartbeat(
+            r.id,
+            "n",
+            Duration::from_secs(30),
+            Counters::default(),
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert_eq!(hb.stop, Some(StopMode::Graceful));
@@ -79,26 +85,28 @@ pub(super) async fn leases(store: &dyn Store, org: Uuid) {
     let short = store.create_run(&t, new_run("a")).await.unwrap();
     let held = store.create_run(&t, new_run("a")).await.unwrap();
     let mine = store.create_run(&t, new_run("a")).await.unwrap();
+    // The clock is the caller's: "dead" claimed a minute ago with a 30-second lease.
+    let now = Utc::now();
     store
-        .claim_run("dead", Duration::from_millis(1))
+        .claim_run(
+            "dead",
+            Duration::from_secs(30),
+            now - chrono::Duration::seconds(60),
+        )
         .await
         .unwrap()
         .unwrap();
     store
-        .claim_run("alive", Duration::from_secs(60))
+        .claim_run("alive", Duration::from_secs(60), Utc::now())
         .await
         .unwrap()
         .unwrap();
     store
-        .claim_run("me", Duration::from_secs(60))
+        .claim_run("me", Duration::from_secs(60), Utc::now())
         .await
         .unwrap()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let lost = store
-        .resolve_lost_runs(Utc::now(), None, "lost")
-        .await
-        .unwrap();
+    let lost = store.resolve_lost_runs(now, None, "lost").await.unwrap();
     assert_eq!(
         lost.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![short.id]
@@ -119,7 +127,8 @@ pub(super) async fn leases(store: &dyn Store, org: Uuid) {
                 short.id,
                 "dead",
                 Duration::from_secs(1),
-                Counters::default()
+                Counters::default(),
+                Utc::now()
             )
             .await
             .unwrap()

@@ -77,12 +77,6 @@ impl SqliteStore {
         }
         Ok(store)
     }
-
-    /// Closes every connection, checkpointing the write-ahead log into the database file.
-    pub async fn close(&self) {
-        self.read.close().await;
-        self.write.close().await;
-    }
 }
 
 fn json_text<T: serde::Serialize>(v: &T) -> String {
@@ -99,6 +93,12 @@ fn conflict_on_unique(e: sqlx::Error, msg: impl FnOnce() -> String) -> StoreErro
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// Closes every connection, checkpointing the write-ahead log into the database file.
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
     // --- identity -----------------------------------------------------------------------------
     async fn ensure_org(&self, id: Uuid, name: &str) -> Result<Org> {
         identity::ensure_org(self, id, name).await
@@ -241,8 +241,13 @@ impl Store for SqliteStore {
         runs::list_runs(self, org_id, f).await
     }
 
-    async fn claim_run(&self, node: &str, lease: Duration) -> Result<Option<Run>> {
-        runs::claim_run(self, node, lease).await
+    async fn claim_run(
+        &self,
+        node: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Run>> {
+        runs::claim_run(self, node, lease, now).await
     }
 
     async fn begin_run(&self, id: Uuid, node: &str) -> Result<Run> {
@@ -255,8 +260,9 @@ impl Store for SqliteStore {
         node: &str,
         lease: Duration,
         c: Counters,
+        now: DateTime<Utc>,
     ) -> Result<Heartbeat> {
-        runs::heartbeat(self, id, node, lease, c).await
+        runs::heartbeat(self, id, node, lease, c, now).await
     }
 
     async fn request_stop(&self, org_id: Uuid, id: Uuid, mode: StopMode, by: &str) -> Result<Run> {

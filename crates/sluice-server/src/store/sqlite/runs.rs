@@ -236,8 +236,12 @@ pub(super) async fn list_runs(s: &SqliteStore, org_id: Uuid, f: &RunFilter) -> R
         .collect()
 }
 
-pub(super) async fn claim_run(s: &SqliteStore, node: &str, lease: Duration) -> Result<Option<Run>> {
-    let now = Utc::now();
+pub(super) async fn claim_run(
+    s: &SqliteStore,
+    node: &str,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Run>> {
     let expires = now + lease;
     sqlx::query(
         "UPDATE runs SET state = 'starting', lease_owner = ?, lease_expires_at = ?, started_at = ?
@@ -277,6 +281,7 @@ pub(super) async fn heartbeat(
     node: &str,
     lease: Duration,
     c: Counters,
+    now: DateTime<Utc>,
 ) -> Result<Heartbeat> {
     let row = sqlx::query(&format!(
         "UPDATE runs SET lease_expires_at = ?, source_rows_read = ?, source_rows_failed = ?,
@@ -285,7 +290,7 @@ pub(super) async fn heartbeat(
          WHERE id = ? AND lease_owner = ? AND state IN {CLAIMED}
          RETURNING stop_mode"
     ))
-    .bind(micros(Utc::now() + lease))
+    .bind(micros(now + lease))
     .bind(c.source_rows_read as i64)
     .bind(c.source_rows_failed as i64)
     .bind(c.target_rows_written as i64)
