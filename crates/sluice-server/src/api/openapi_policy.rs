@@ -141,6 +141,14 @@ fn describe(op: &mut Operation, path: &str, role: Option<Role>) {
             "Something the request names does not exist in the org",
         ));
     }
+    if path.contains('{') {
+        // `/connections//check` is routed as `/connections/{connection}`: an empty path
+        // parameter can reach a neighbouring route that does not take this method.
+        errors.push((
+            "405",
+            "A path parameter is empty, and the path it leaves does not take this method",
+        ));
+    }
     if role.is_some() {
         errors.push(("401", "No valid bearer token"));
         errors.push(("403", "The caller's role does not allow this"));
