@@ -7,6 +7,7 @@ mod callbacks;
 mod children;
 mod identity;
 mod logs;
+mod races;
 mod runs;
 mod stops;
 mod tasks;
@@ -37,6 +38,7 @@ pub async fn run_all(store: &dyn Store) {
     watermarks::webhook_keys(store, org.id).await;
     audit::audit(store, org.id).await;
     identity::org_isolation(store).await;
+    races::races(store, org.id).await;
 }
 
 /// Now, to the microsecond: stores keep times at that precision.
