@@ -37,17 +37,7 @@ pub fn status_word(s: RunState) -> &'static str {
 /// The run states a `runStatus` word covers; None for a word no run has (`SUSPENDED`: Sluice
 /// does not suspend).
 pub fn states_for(word: &str) -> Option<Vec<RunState>> {
-    let all = [
-        RunState::Queued,
-        RunState::Starting,
-        RunState::Running,
-        RunState::Stopping,
-        RunState::Completed,
-        RunState::CompletedWithErrors,
-        RunState::Failed,
-        RunState::Stopped,
-    ];
-    let states: Vec<RunState> = all
+    let states: Vec<RunState> = RunState::ALL
         .into_iter()
         .filter(|s| status_word(*s) == word)
         .collect();
