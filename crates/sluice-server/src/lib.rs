@@ -3,12 +3,14 @@
 //!
 //! Layers, from the outside in: `api` (HTTP surfaces) → `service` (the operations every surface
 //! shares) → `store` (persistence) and `worker` (claims and runs) → `engine` (moves data) →
-//! `domain` (pure types and rules). `notify` delivers callbacks.
+//! `domain` (pure types and rules). `notify` delivers callbacks. `events` tells the parts of
+//! one node what the others did (a run queued or ended, a callback queued).
 
 pub mod api;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod events;
 pub mod notify;
 pub mod server;
 pub mod service;

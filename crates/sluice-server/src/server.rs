@@ -5,7 +5,8 @@
 use crate::api;
 use crate::config::Config;
 use crate::domain::{identity::DEFAULT_ORG, ids};
-use crate::notify::Notifier;
+use crate::events::Events;
+use crate::notify::{self, Notifier};
 use crate::service::{App, SigninState};
 use crate::store::{self, Store, secret_key};
 use crate::worker::Worker;
@@ -16,7 +17,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -67,13 +67,17 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         .ensure_org(ids::default_org_id(), DEFAULT_ORG)
         .await?
         .id;
-    let (ended, _) = broadcast::channel(1024);
+    let events = Events::new();
+    let callback_policy = Arc::new(
+        notify::Policy::from_config(&config.notify)
+            .map_err(|e| anyhow::anyhow!("configuration: notify: {e}"))?,
+    );
     let worker = Worker {
         store: store.clone(),
         config: config.worker.clone(),
         node: config.node_name.clone(),
         data_dir: config.data_dir.clone(),
-        ended: ended.clone(),
+        events: events.clone(),
         spark: config.spark.clone(),
         runtime_envs: Arc::new(config.runtime_environments.clone()),
         grants: Arc::new(config.orgs.clone()),
@@ -99,7 +103,8 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         config: Arc::new(config.clone()),
         worker: worker.clone(),
         default_org,
-        ended,
+        events: events.clone(),
+        callback_policy: callback_policy.clone(),
         signin: Arc::new(SigninState::new(&config.signin)),
     };
     app.bootstrap_admin(&config.data_dir).await?;
@@ -121,7 +126,15 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
     }
 
     let notifier_stop = CancellationToken::new();
-    let notifier = Notifier::new(app.clone()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let notifier = Notifier::new(notify::Setup {
+        store: app.store.clone(),
+        config: config.notify.clone(),
+        node: config.node_name.clone(),
+        events,
+        policy: callback_policy,
+        bodies: api::callback_bodies(&app),
+    })
+    .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     let notifier = tokio::spawn(notifier.run(notifier_stop.clone()));
 
     let listener = TcpListener::bind(&config.listen)

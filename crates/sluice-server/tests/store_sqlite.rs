@@ -4,17 +4,24 @@
 use sluice_server::domain::task::Origin;
 use sluice_server::domain::{Connection, ConnectionConfig, ConnectionType, Secret};
 use sluice_server::store::seal::{Keyring, SealError, SecretKey};
-use sluice_server::store::{SqliteStore, Store, StoreError, conformance};
+use sluice_server::store::{SqliteStore, Store, StoreError};
 use std::path::Path;
 use uuid::Uuid;
 
-#[tokio::test]
-async fn sqlite_store_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("sluice.db"), Keyring::ephemeral())
-        .await
-        .unwrap();
-    conformance::run_all(&store).await;
+/// The conformance suite, one test per check, each on a fresh database file.
+mod conforms {
+    use super::*;
+    use std::sync::Arc;
+
+    async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("sluice.db"), Keyring::ephemeral())
+            .await
+            .unwrap();
+        (Arc::new(store), dir)
+    }
+
+    sluice_server::store_conformance!(fresh);
 }
 
 #[tokio::test]

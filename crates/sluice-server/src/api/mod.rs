@@ -8,6 +8,7 @@ mod client;
 mod connections;
 mod definitions;
 mod extract;
+mod failure;
 mod health;
 pub mod iics;
 mod openapi;
@@ -21,12 +22,28 @@ mod xml;
 
 pub use client::{RequestClient, client_of};
 pub use extract::{ApiJson, ApiPath, ApiQuery, Auth};
+pub use failure::Failure;
 
+use crate::domain::Trigger;
+use crate::notify::Bodies;
 use crate::service::{App, ServiceError};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sluice_types::ErrorBody;
+use std::sync::Arc;
+
+/// Each surface's callback bodies, for the notifier: a run's callback speaks the API that
+/// started it.
+pub fn callback_bodies(app: &App) -> Bodies {
+    let mut bodies = Bodies::new(Arc::new(runs::NativeCallbacks(app.clone())));
+    bodies.register(Trigger::Iics, Arc::new(iics::IicsCallbacks(app.clone())));
+    bodies.register(
+        Trigger::Starfish,
+        Arc::new(starfish::StarfishCallbacks(app.clone())),
+    );
+    bodies
+}
 
 /// An error as the native API answers it: a status and `{"code", "message"}`.
 #[derive(Debug)]
@@ -54,31 +71,21 @@ impl ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        let (status, code) = match &e {
-            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            ServiceError::InvalidDefinition(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_definition")
-            }
-            ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ServiceError::TaskRunning(_) => (StatusCode::CONFLICT, "task_running"),
-            ServiceError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ServiceError::TooManyRequests { .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
-            }
-            ServiceError::Internal(msg) => {
-                tracing::error!(error = %msg, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+        let code = match &e {
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Invalid(_) => "invalid_request",
+            ServiceError::InvalidDefinition(_) => "invalid_definition",
+            ServiceError::Conflict(_) => "conflict",
+            ServiceError::TaskRunning(_) => "task_running",
+            ServiceError::Unauthorized(_) => "unauthorized",
+            ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::TooManyRequests { .. } => "too_many_requests",
+            ServiceError::Internal(_) => "internal",
         };
-        let retry_after = match e {
-            ServiceError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
-            _ => None,
-        };
+        let f = Failure::from(&e);
         ApiError {
-            retry_after,
-            ..ApiError::new(status, code, e.to_string())
+            retry_after: f.retry_after,
+            ..ApiError::new(f.status, code, f.message)
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `/api/v1/runs`: start, list, read, stop, wait for runs; read their logs.
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Auth};
+use crate::domain::Run;
 use crate::domain::{LogLevel, RunState, StopMode, Trigger};
+use crate::notify::CallbackBody;
 use crate::service::App;
 use crate::service::runs::StartRequest;
 use crate::service::views::log_line_view;
@@ -235,4 +237,14 @@ pub async fn wait(
         .wait_run(who.org_id(), run.id, Duration::from_secs_f64(secs))
         .await?;
     Ok(Json(app.run_view(&run).await))
+}
+
+/// The callbacks of runs started natively (API, CLI, schedules, taskflows): the run view.
+pub struct NativeCallbacks(pub App);
+
+#[async_trait::async_trait]
+impl CallbackBody for NativeCallbacks {
+    async fn render(&self, run: &Run) -> Result<serde_json::Value, String> {
+        serde_json::to_value(self.0.run_view(run).await).map_err(|e| e.to_string())
+    }
 }

@@ -98,3 +98,9 @@ mod tests {
         assert_eq!(Role::Designer.to_string(), "Designer");
     }
 }
+
+/// An org's own file area under the data directory: the only part of it the org's API-defined
+/// tasks and connections reach.
+pub fn org_area(data_dir: &std::path::Path, org_id: uuid::Uuid) -> std::path::PathBuf {
+    data_dir.join("files").join(org_id.to_string())
+}

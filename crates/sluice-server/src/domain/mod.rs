@@ -6,6 +6,7 @@ pub mod code;
 pub mod connection;
 pub mod identity;
 pub mod ids;
+pub mod lifecycle;
 pub mod load;
 pub mod org_grants;
 pub mod param_file;
@@ -82,6 +83,14 @@ pub struct NewRun {
     pub started_by: String,
     pub parameters: BTreeMap<String, String>,
     pub callback_url: Option<String>,
+}
+
+/// A new line of a run's log, before the store numbers it.
+#[derive(Debug, Clone)]
+pub struct NewLogLine {
+    pub at: DateTime<Utc>,
+    pub level: LogLevel,
+    pub message: String,
 }
 
 /// One line of a run's log.

@@ -12,6 +12,10 @@ use std::path::{Component, Path, PathBuf};
 /// Variables every code process gets from the server's own environment, whatever else is set:
 /// enough to find programs and speak a language. Nothing else of the server's environment (its
 /// admin password, its secrets' variables) reaches a task's program.
+/// The server's variable for the key that opens every connection secret (and its `_PREVIOUS`
+/// twin while rotating): never passed on to a program, whatever an environment passes.
+pub const SECRET_KEY_ENV: &str = "SLUICE_SECRET_KEY";
+
 pub const BASIC_ENV: [&str; 3] = ["PATH", "HOME", "LANG"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use uuid::Uuid;
 
@@ -130,6 +131,14 @@ impl Task {
     /// `folder/name`, the path the APIs and the CLI accept.
     pub fn path(&self) -> String {
         format!("{}/{}", self.folder, self.name)
+    }
+    /// Where the task's relative paths resolve: its definitions directory, or for a task defined
+    /// through an API its org's file area.
+    pub fn base_dir(&self, data_dir: &Path) -> PathBuf {
+        match &self.origin {
+            Origin::File { root, .. } => PathBuf::from(root),
+            Origin::Api => super::identity::org_area(data_dir, self.org_id),
+        }
     }
 }
 

@@ -231,7 +231,7 @@ fn environment(
         .copied()
         .chain(env.pass_env.iter().map(String::as_str))
         // The key that opens every connection secret stays with the server, whatever is passed.
-        .filter(|name| !name.starts_with(crate::store::secret_key::ENV_KEY))
+        .filter(|name| !name.starts_with(crate::domain::runtime_env::SECRET_KEY_ENV))
     {
         if let Some(v) = std::env::var_os(name) {
             cmd.env(name, v);

@@ -61,7 +61,7 @@ pub fn store_counters(to: &LiveCounters, c: &Counters) {
 /// logging never waits on the database.
 #[derive(Debug, Clone)]
 pub struct RunLog {
-    tx: mpsc::UnboundedSender<crate::store::NewLogLine>,
+    tx: mpsc::UnboundedSender<crate::domain::NewLogLine>,
     /// Directory prefixes shown otherwise (for a confined task: its roots by name, so the
     /// server's own directories never appear in what the task's users read). Set once, shared
     /// by every clone.
@@ -69,7 +69,7 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    pub fn new() -> (RunLog, mpsc::UnboundedReceiver<crate::store::NewLogLine>) {
+    pub fn new() -> (RunLog, mpsc::UnboundedReceiver<crate::domain::NewLogLine>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let mask = Arc::new(std::sync::OnceLock::new());
         (RunLog { tx, mask }, rx)
@@ -100,7 +100,7 @@ impl RunLog {
             None => message,
         };
         // A closed receiver means the run is over; there is nowhere left to write.
-        let _ = self.tx.send(crate::store::NewLogLine {
+        let _ = self.tx.send(crate::domain::NewLogLine {
             at: Utc::now(),
             level,
             message,

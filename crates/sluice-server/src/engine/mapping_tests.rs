@@ -1,10 +1,10 @@
 //! Tests of the mapping task against real files in a temporary directory.
 
 use super::run;
+use crate::domain::NewLogLine;
 use crate::domain::Outcome;
 use crate::domain::task::MappingDef;
 use crate::engine::{EngineError, LiveCounters, RunContext, RunLog, StopSignal};
-use crate::store::NewLogLine;
 use datafusion::arrow::array::{ArrayRef, Date32Array, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;

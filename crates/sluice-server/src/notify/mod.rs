@@ -7,31 +7,48 @@
 //! connected to (`connect.rs`).
 
 mod address;
+mod bodies;
 mod connect;
 mod policy;
 mod schedule;
 mod sign;
 
+pub use bodies::{Bodies, CallbackBody};
 pub use policy::{Policy, Refused};
 pub use schedule::Schedule;
 
-use crate::domain::LogLevel;
-use crate::service::{App, ServiceError};
-use crate::store::{Attempt, Callback, Delivery, NewLogLine};
+use crate::config::NotifyConfig;
+use crate::domain::{LogLevel, NewLogLine};
+use crate::events::Events;
+use crate::store::{Attempt, Callback, Delivery, Store};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Callbacks delivered at once.
 const PARALLEL: usize = 16;
 
+/// What a notifier is made of, from start-up.
+pub struct Setup {
+    pub store: Arc<dyn Store>,
+    pub config: NotifyConfig,
+    /// This node's name: its claims on callbacks carry it.
+    pub node: String,
+    pub events: Events,
+    /// Where callbacks may go: the same policy the runs' starts judged their URLs by.
+    pub policy: Arc<Policy>,
+    pub bodies: Bodies,
+}
+
 pub struct Notifier {
-    app: App,
+    store: Arc<dyn Store>,
+    node: String,
+    attempt_timeout_ms: u64,
     client: reqwest::Client,
-    wake: Arc<Notify>,
+    events: Events,
+    bodies: Bodies,
     schedule: Schedule,
     policy: Arc<Policy>,
     /// Signing keys by org name.
@@ -41,11 +58,11 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// A notifier for `app`; a bad `notify` configuration is an error here, at start-up.
-    pub fn new(app: App) -> Result<Notifier, String> {
-        let c = &app.config.notify;
+    /// A notifier; a bad `notify` configuration is an error here, at start-up.
+    pub fn new(setup: Setup) -> Result<Notifier, String> {
+        let c = &setup.config;
         let timeout = Duration::from_millis(c.attempt_timeout_ms.max(1));
-        let policy = Arc::new(Policy::from_config(c)?);
+        let policy = setup.policy;
         let client =
             connect::client(policy.clone(), timeout).map_err(|e| format!("an HTTP client: {e}"))?;
         let keys = c
@@ -62,23 +79,25 @@ impl Notifier {
             policy,
             keys,
             lease: timeout + Duration::from_secs(30),
-            wake: app.worker.notifier_signal(),
+            attempt_timeout_ms: c.attempt_timeout_ms,
+            store: setup.store,
+            node: setup.node,
+            events: setup.events,
+            bodies: setup.bodies,
             client,
-            app,
         })
     }
 
     /// Delivers until `shutdown`; what is undelivered then stays queued for the next start.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
-        let node = this.app.config.node_name.clone();
+        let node = this.node.clone();
         // Attempts this node had in flight when it last stopped died with it: claim them again.
-        if let Err(e) = this.app.store.release_callbacks(&node).await {
+        if let Err(e) = this.store.release_callbacks(&node).await {
             tracing::error!(error = %e, "releasing this node's callback claims failed");
         }
         loop {
             let due = this
-                .app
                 .store
                 .claim_callbacks(&node, Utc::now(), PARALLEL as i64, this.lease)
                 .await
@@ -87,13 +106,13 @@ impl Notifier {
                     Vec::new()
                 });
             if due.is_empty() {
-                let wait = match this.app.store.next_callback_due().await {
+                let wait = match this.store.next_callback_due().await {
                     Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default(),
                     _ => Duration::from_secs(5),
                 }
                 .clamp(Duration::from_millis(10), Duration::from_secs(5));
                 tokio::select! {
-                    _ = this.wake.notified() => {}
+                    _ = this.events.queued_callback() => {}
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.cancelled() => return,
                 }
@@ -113,7 +132,6 @@ impl Notifier {
 
     /// One attempt at one callback, and its record.
     async fn deliver(&self, cb: Callback) {
-        let app = &self.app;
         let started_at = Utc::now();
         let (status, error) = match self.attempt(&cb).await {
             Ok(status) if (200..300).contains(&status) => (Some(status), None),
@@ -174,7 +192,7 @@ impl Notifier {
             status,
             error,
         };
-        if let Err(e) = app.store.record_delivery(cb.id, &attempt, delivery).await {
+        if let Err(e) = self.store.record_delivery(cb.id, &attempt, delivery).await {
             tracing::error!(callback = %cb.id, error = %e, "recording a delivery failed");
         }
         let line = NewLogLine {
@@ -182,7 +200,7 @@ impl Notifier {
             level,
             message,
         };
-        let _ = app.store.append_log(cb.run_id, &[line]).await;
+        let _ = self.store.append_log(cb.run_id, &[line]).await;
     }
 
     /// Sends the callback once; answers the receiver's status, or why there was none.
@@ -191,8 +209,7 @@ impl Notifier {
         // addresses are judged by the client's resolver, on what is connected to.
         self.policy.check_url(&cb.url).map_err(|e| e.to_string())?;
         let (body, org) = self
-            .app
-            .callback_body(cb)
+            .body(cb)
             .await
             .map_err(|e| format!("building the body: {e}"))?;
         let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
@@ -210,10 +227,9 @@ impl Notifier {
         }
         match req.body(body).send().await {
             Ok(resp) => Ok(i64::from(resp.status().as_u16())),
-            Err(e) if e.is_timeout() => Err(format!(
-                "no answer within {} ms",
-                self.app.config.notify.attempt_timeout_ms
-            )),
+            Err(e) if e.is_timeout() => {
+                Err(format!("no answer within {} ms", self.attempt_timeout_ms))
+            }
             Err(e) => match connect::refusal(&e) {
                 Some(refused) => Err(format!("refused at connect time: {refused}")),
                 None => Err(error_chain(&e)),
@@ -233,38 +249,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     msg
 }
 
-impl App {
-    /// The body of a callback in the shape of the API that started the run (the native one is
-    /// the run view), and the name of the run's org.
-    pub async fn callback_body(
-        &self,
-        cb: &Callback,
-    ) -> Result<(serde_json::Value, String), ServiceError> {
+impl Notifier {
+    /// The body of a callback in the shape of the surface that started the run, and the name of
+    /// the run's org (its signing key is the org's).
+    async fn body(&self, cb: &Callback) -> Result<(serde_json::Value, String), String> {
         let run = self
             .store
             .get_run_any_org(cb.run_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("run {}", cb.run_id)))?;
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("run {} not found", cb.run_id))?;
         let org = self
             .store
             .list_orgs()
-            .await?
+            .await
+            .map_err(|e| e.to_string())?
             .into_iter()
             .find(|o| o.id == run.org_id)
             .map(|o| o.name)
             .unwrap_or_default();
-        if run.trigger == crate::domain::Trigger::Iics {
-            let task = self.store.get_task(run.org_id, run.task_id).await?;
-            return Ok((crate::api::iics::callback_body(&run, task.as_ref()), org));
-        }
-        if run.trigger == crate::domain::Trigger::Starfish {
-            return Ok((
-                crate::api::starfish::exec_job_response(self, &run).await?,
-                org,
-            ));
-        }
-        let view = serde_json::to_value(self.run_view(&run).await)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok((view, org))
+        Ok((self.bodies.render(&run).await?, org))
     }
 }

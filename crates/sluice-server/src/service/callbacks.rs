@@ -33,7 +33,7 @@ impl App {
             return Err(not_found());
         }
         let cb = self.store.resend_callback(id, Utc::now()).await?;
-        self.worker.wake_notifier();
+        self.events.callback_queued();
         Ok(cb)
     }
 }

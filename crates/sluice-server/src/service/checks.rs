@@ -16,7 +16,7 @@ impl App {
     pub fn connection_base(&self, conn: &Connection) -> PathBuf {
         match &conn.origin {
             Origin::File { root, .. } => PathBuf::from(root),
-            Origin::Api => super::definitions::org_area(&self.config.data_dir, conn.org_id),
+            Origin::Api => crate::domain::identity::org_area(&self.config.data_dir, conn.org_id),
         }
     }
 

@@ -8,11 +8,12 @@ pub use super::task_checks::check_definition;
 use super::task_checks::check_files;
 use super::{App, Principal, Result, ServiceError};
 use crate::domain::audit::AuditAction;
+use crate::domain::identity::org_area;
 use crate::domain::task;
 use crate::domain::{Connection, Origin, Role, Task, ids};
 use chrono::Utc;
 use sluice_types::{ApplyReport, DefinitionBundle, DefinitionFile};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use uuid::Uuid;
 
 /// Reads every `*.toml` under `root` as (relative path, content), sorted.
@@ -404,21 +405,6 @@ impl App {
             .await;
         Ok(change)
     }
-}
-
-/// Where a task's relative paths resolve: its definitions directory, or for a task defined
-/// through an API its org's file area.
-pub fn base_dir(task: &Task, data_dir: &Path) -> PathBuf {
-    match &task.origin {
-        Origin::File { root, .. } => PathBuf::from(root),
-        Origin::Api => org_area(data_dir, task.org_id),
-    }
-}
-
-/// An org's own file area under the data directory: the only part of it the org's API-defined
-/// tasks and connections reach.
-pub fn org_area(data_dir: &Path, org_id: Uuid) -> PathBuf {
-    data_dir.join("files").join(org_id.to_string())
 }
 
 #[cfg(test)]

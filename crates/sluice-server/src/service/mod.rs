@@ -16,18 +16,16 @@ pub mod signin;
 mod task_checks;
 mod tasks;
 pub mod throttle;
-pub use tasks::resolve_task_in;
 pub mod views;
 
 pub use auth::{Principal, SessionKind, hash_password};
-pub use runs::RunEnded;
 pub use signin::{SigninKind, SigninState};
 
 use crate::config::Config;
+use crate::events::Events;
 use crate::store::{Store, StoreError};
 use crate::worker::WorkerHandle;
 use std::sync::Arc;
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
 /// Errors of the service layer; each API maps them once to its own error shape.
@@ -62,6 +60,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound(what) => ServiceError::NotFound(format!("{what} not found")),
             StoreError::NameTaken(msg) => ServiceError::Conflict(msg),
+            StoreError::BadReference(msg) => ServiceError::Invalid(msg),
             e @ StoreError::TaskBusy { .. } => ServiceError::TaskRunning(e.to_string()),
             e @ (StoreError::ExternalIdTaken(_)
             | StoreError::NotHeld { .. }
@@ -81,8 +80,10 @@ pub struct App {
     pub config: Arc<Config>,
     pub worker: WorkerHandle,
     pub default_org: Uuid,
-    /// Announces every run that ends on this node (for `wait`).
-    pub ended: broadcast::Sender<RunEnded>,
+    /// What the parts of this node tell each other: runs queued and ended, callbacks queued.
+    pub events: Events,
+    /// Where callbacks may go: built once at start-up, shared with the notifier.
+    pub callback_policy: Arc<crate::notify::Policy>,
     /// Sign-in throttling and the audit log's bound on failures, on this node.
     pub signin: Arc<SigninState>,
 }

@@ -2,17 +2,13 @@
 
 use super::{App, Principal, Result, ServiceError};
 use crate::domain::{LogLevel, LogLine, NewRun, Role, Run, RunState, StopMode, Task, Trigger};
+use crate::events::RunEnded;
 use crate::store::{RunFilter, StoreError};
+use chrono::Utc;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
-
-/// Sent when a run ends on this node.
-#[derive(Debug, Clone, Copy)]
-pub struct RunEnded {
-    pub run_id: Uuid,
-}
 
 /// What a caller asks for.
 #[derive(Debug, Clone, Default)]
@@ -42,30 +38,52 @@ pub struct RunOptions {
 /// The most writer threads a run may ask for.
 pub const MAX_THREADS: u32 = 16;
 
+/// What is wrong with a start's run options. The one check of them; each surface names the
+/// option in its own words (Starfish `beginAtRow`, the native API `first_row`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OptionProblem {
+    #[error("first row: rows count from 1")]
+    FirstRowZero,
+    #[error("last row: rows count from 1")]
+    LastRowZero,
+    #[error("last row {last} is before first row {first}")]
+    LastBeforeFirst { first: u64, last: u64 },
+    #[error("log level: 0 to 3")]
+    LogLevel,
+    #[error("threads: between 1 and {MAX_THREADS}")]
+    Threads,
+}
+
 impl RunOptions {
-    fn check(&self) -> Result<()> {
+    pub fn problem(&self) -> Option<OptionProblem> {
         if self.first_row == Some(0) {
-            return Err(ServiceError::Invalid("first row: rows count from 1".into()));
+            return Some(OptionProblem::FirstRowZero);
         }
-        if let (Some(a), Some(b)) = (self.first_row, self.last_row)
-            && b < a
+        if self.last_row == Some(0) {
+            return Some(OptionProblem::LastRowZero);
+        }
+        if let (Some(first), Some(last)) = (self.first_row, self.last_row)
+            && last < first
         {
-            return Err(ServiceError::Invalid(format!(
-                "last row {b} is before first row {a}"
-            )));
+            return Some(OptionProblem::LastBeforeFirst { first, last });
         }
         if self.log_level.is_some_and(|l| l > 3) {
-            return Err(ServiceError::Invalid("log level: 0 to 3".into()));
+            return Some(OptionProblem::LogLevel);
         }
         if self
             .threads
             .is_some_and(|t| !(1..=MAX_THREADS).contains(&t))
         {
-            return Err(ServiceError::Invalid(format!(
-                "threads: between 1 and {MAX_THREADS}"
-            )));
+            return Some(OptionProblem::Threads);
         }
-        Ok(())
+        None
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.problem() {
+            Some(p) => Err(ServiceError::Invalid(p.to_string())),
+            None => Ok(()),
+        }
     }
 
     fn into_parameters(self, to: &mut BTreeMap<String, String>) {
@@ -120,8 +138,7 @@ impl App {
     ) -> Result<(Run, bool)> {
         who.require(Role::Operator)?;
         if let Some(url) = &req.callback_url {
-            crate::notify::Policy::from_config(&self.config.notify)
-                .map_err(ServiceError::Internal)?
+            self.callback_policy
                 .check(url)
                 .await
                 .map_err(|e| ServiceError::Invalid(format!("callback URL: {e}")))?;
@@ -153,7 +170,7 @@ impl App {
             parameters: parameters.clone(),
             callback_url: req.callback_url.clone(),
         };
-        let run = match self.store.create_run(task, new).await {
+        let run = match self.store.create_run(task, new, Utc::now()).await {
             Ok(run) => run,
             // Two identical requests raced: the store let one in; the other answers with it.
             Err(e @ StoreError::ExternalIdTaken(_)) => {
@@ -167,7 +184,7 @@ impl App {
             }
             Err(other) => return Err(other.into()),
         };
-        self.worker.wake();
+        self.events.run_queued();
         Ok((run, true))
     }
 
@@ -203,25 +220,22 @@ impl App {
             return Ok(run);
         }
         let by = who.user.username.clone();
-        let run = self.store.request_stop(who.org_id(), id, mode, &by).await?;
+        let run = self
+            .store
+            .request_stop(who.org_id(), id, mode, &by, Utc::now())
+            .await?;
         if run.state == RunState::Stopping {
             self.worker.signal_stop(id, mode);
         } else if run.state.is_terminal() {
-            self.notify_ended(id);
+            self.events.run_ended(id);
         }
         Ok(run)
-    }
-
-    /// Tells waiters and the callback notifier that a run ended.
-    pub fn notify_ended(&self, run_id: Uuid) {
-        let _ = self.ended.send(RunEnded { run_id });
-        self.worker.wake_notifier();
     }
 
     /// Waits until the run ends or `timeout` passes; answers the run as it then is.
     pub async fn wait_run(&self, org_id: Uuid, id: Uuid, timeout: Duration) -> Result<Run> {
         let deadline = Instant::now() + timeout.min(MAX_WAIT);
-        let mut ended = self.ended.subscribe();
+        let mut ended = self.events.subscribe_ended();
         loop {
             let run = self.get_run(org_id, id).await?;
             if run.state.is_terminal() || Instant::now() >= deadline {

@@ -3,8 +3,8 @@
 use super::definitions::{Change, ConnectionSpec, TaskSpec};
 use super::{App, Principal, Result, ServiceError};
 use crate::domain::audit::AuditAction;
-use crate::domain::{Connection, Origin, Role, Task, ids};
-use crate::store::{Store, TaskFilter};
+use crate::domain::{Connection, Origin, Role, Task};
+use crate::store::TaskFilter;
 use uuid::Uuid;
 
 impl App {
@@ -12,7 +12,7 @@ impl App {
     /// id, `folder/name`, or its bare name when exactly one folder has a task of that name (a name
     /// in several folders is refused, naming them).
     pub async fn resolve_task(&self, org_id: Uuid, reference: &str) -> Result<Task> {
-        resolve_task_in(self.store.as_ref(), org_id, reference).await
+        Ok(crate::store::lookup::resolve_task(self.store.as_ref(), org_id, reference).await?)
     }
 
     pub async fn list_tasks(&self, org_id: Uuid, filter: &TaskFilter) -> Result<Vec<Task>> {
@@ -155,55 +155,5 @@ impl App {
         self.audit_change(who, org_id, AuditAction::ConnectionDelete, &name, detail)
             .await;
         Ok(())
-    }
-}
-
-/// [`App::resolve_task`] on a store (the worker resolves taskflow steps with it).
-pub async fn resolve_task_in(store: &dyn Store, org_id: Uuid, reference: &str) -> Result<Task> {
-    let r = reference.trim();
-    let not_found = || ServiceError::NotFound(format!("task `{r}` not found"));
-    if r.is_empty() {
-        return Err(ServiceError::Invalid("task: must not be empty".into()));
-    }
-    if let Ok(id) = Uuid::parse_str(r) {
-        return store.get_task(org_id, id).await?.ok_or_else(not_found);
-    }
-    if let Some(id) = ids::parse_federated_id(r)
-        && let Some(t) = store.get_task(org_id, id).await?
-    {
-        return Ok(t);
-    }
-    if r.len() == 20
-        && let Some(t) = store.get_task_by_short_id(org_id, r).await?
-    {
-        return Ok(t);
-    }
-    if let Some((folder, name)) = r.rsplit_once('/') {
-        return store
-            .get_task_by_path(org_id, folder, name)
-            .await?
-            .ok_or_else(not_found);
-    }
-    let matches = store
-        .list_tasks(
-            org_id,
-            &TaskFilter {
-                name: Some(r.to_string()),
-                ..Default::default()
-            },
-        )
-        .await?;
-    match matches.len() {
-        0 => Err(not_found()),
-        1 => Ok(matches.into_iter().next().expect("one")),
-        _ => {
-            // IICS would pick the Default folder; Sluice reaches every folder, so a name in
-            // several is a question only the caller can answer.
-            let paths: Vec<String> = matches.iter().map(Task::path).collect();
-            Err(ServiceError::Invalid(format!(
-                "task name `{r}` is in several folders; name one of {} (or use the task's id)",
-                paths.join(", ")
-            )))
-        }
     }
 }

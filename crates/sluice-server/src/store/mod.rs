@@ -1,11 +1,15 @@
 //! Persistence: one [`Store`] trait, implemented on SQLite (the embedded default) and checked by one
 //! conformance suite that every implementation runs.
 //!
-//! The store owns the atomic parts of the run lifecycle: numbering runs, refusing a second active
-//! run of a task that may not run in parallel, claiming queued runs, leases and their expiry, and
-//! writing a run's end together with its callback in one transaction.
+//! The store makes the run lifecycle atomic: numbering runs, refusing a second active run of a
+//! task that may not run in parallel, claiming queued runs, leases and their expiry, and writing a
+//! run's end together with its callback in one transaction. What each step decides (the new
+//! state, stop escalation, what an end writes, when a callback is queued) is the domain's
+//! (`domain::lifecycle`); a backend loads the row, asks, and writes the answer. Errors are typed
+//! per outcome ([`StoreError`]), so callers never read message text.
 
 pub mod conformance;
+pub mod lookup;
 pub mod seal;
 pub mod secret_key;
 mod sqlite;
@@ -13,10 +17,12 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use crate::domain::audit::{AuditAction, AuditEvent};
+use crate::domain::lifecycle::Refusal;
+use crate::domain::lifecycle::RunEnd;
 use crate::domain::spark::SparkProgress;
 use crate::domain::{
-    Connection, Counters, LogLevel, LogLine, NewRun, Org, Role, Run, RunChild, RunEvent, RunState,
-    StopMode, Task, TaskType, User,
+    Connection, Counters, LogLevel, LogLine, NewLogLine, NewRun, Org, Role, Run, RunChild,
+    RunEvent, RunState, StopMode, Task, TaskType, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -41,6 +47,9 @@ pub enum StoreError {
     /// A node wrote to a run it no longer holds: its lease ran out and the run was resolved.
     #[error("run {run} is not held by {node}; it was resolved elsewhere")]
     NotHeld { run: Uuid, node: String },
+    /// A reference to an object that names none, or several (`lookup`).
+    #[error("{0}")]
+    BadReference(String),
     /// A task with active runs cannot be deleted.
     #[error("the task has active runs; stop them before deleting it")]
     HasActiveRuns,
@@ -59,6 +68,16 @@ pub enum StoreError {
     /// A sealed secret does not open: the key is missing or wrong, or the row was altered.
     #[error("store: {0}")]
     Sealed(#[from] seal::SealError),
+}
+
+impl From<Refusal> for StoreError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::TaskBusy { task, run_number } => StoreError::TaskBusy { task, run_number },
+            Refusal::NotHeld { run, node } => StoreError::NotHeld { run, node },
+            Refusal::Transition(t) => StoreError::Transition(t),
+        }
+    }
 }
 
 /// Opens the store a URL names, bringing its schema up to date and sealing secrets with the
@@ -124,15 +143,6 @@ pub struct Heartbeat {
     pub stop: Option<StopMode>,
 }
 
-/// How a claimed run ended.
-#[derive(Debug, Clone)]
-pub struct RunEnd {
-    /// `Finish(outcome)`, `Halted` or `Fail`.
-    pub event: RunEvent,
-    pub error: Option<String>,
-    pub counters: Counters,
-}
-
 /// A callback of a run (the outbox row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Callback {
@@ -191,14 +201,6 @@ pub struct NewToken<'a> {
     pub expires_at: Option<DateTime<Utc>>,
     /// Expires after this long without use; None = never idle-expires.
     pub idle: Option<Duration>,
-}
-
-/// A new log line, before the store numbers it.
-#[derive(Debug, Clone)]
-pub struct NewLogLine {
-    pub at: DateTime<Utc>,
-    pub level: LogLevel,
-    pub message: String,
 }
 
 #[async_trait]
@@ -266,7 +268,8 @@ pub trait Store: Send + Sync + 'static {
     // --- runs -----------------------------------------------------------------------------
     /// Queues a run of `task`, numbering it. Refuses (TaskBusy) a run of a task that may not run
     /// in parallel while another of its runs is active, and an external id already used in the org.
-    async fn create_run(&self, task: &Task, new: NewRun) -> Result<Run>;
+    /// `now` is its creation time.
+    async fn create_run(&self, task: &Task, new: NewRun, now: DateTime<Utc>) -> Result<Run>;
     async fn get_run(&self, org_id: Uuid, id: Uuid) -> Result<Option<Run>>;
     /// A run whatever its org (for internal use: callbacks, workers).
     async fn get_run_any_org(&self, id: Uuid) -> Result<Option<Run>>;
@@ -293,11 +296,25 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Heartbeat>;
     /// Asks a run to stop. A queued run ends `stopped` at once; a claimed one becomes `stopping`
-    /// and its worker brings it to a halt.
-    async fn request_stop(&self, org_id: Uuid, id: Uuid, mode: StopMode, by: &str) -> Result<Run>;
+    /// and its worker brings it to a halt. The decisions are the domain's
+    /// ([`crate::domain::lifecycle::request_stop`]); `now` is the end of a run stopped at once.
+    async fn request_stop(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        mode: StopMode,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Run>;
     /// Ends a claimed run held by `node`, and queues its callback (if any) in the same transaction.
-    /// The callback's body is made when it is delivered, from the ended run.
-    async fn finish_run(&self, id: Uuid, node: &str, end: RunEnd) -> Result<Run>;
+    /// The callback's body is made when it is delivered, from the ended run. `now` is its end.
+    async fn finish_run(
+        &self,
+        id: Uuid,
+        node: &str,
+        end: RunEnd,
+        now: DateTime<Utc>,
+    ) -> Result<Run>;
     /// Fails every claimed run whose lease expired before `now`, or (with `node`) that `node`
     /// holds, whatever its lease: a restarted node's old runs are dead. Their callbacks are queued.
     async fn resolve_lost_runs(

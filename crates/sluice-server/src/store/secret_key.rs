@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub const KEY_FILE: &str = "secret.key";
 pub const NEW_KEY_FILE: &str = "secret.key.new";
-pub const ENV_KEY: &str = "SLUICE_SECRET_KEY";
+pub const ENV_KEY: &str = crate::domain::runtime_env::SECRET_KEY_ENV;
 pub const ENV_PREVIOUS: &str = "SLUICE_SECRET_KEY_PREVIOUS";
 
 #[derive(Debug, thiserror::Error)]

@@ -2,14 +2,14 @@
 //! run the engine, and record how it ended.
 
 use super::{Worker, WorkerHandle};
+use crate::domain::NewLogLine;
 use crate::domain::Origin;
+use crate::domain::identity::org_area;
+use crate::domain::lifecycle::RunEnd;
 use crate::domain::org_grants::OrgGrants;
 use crate::domain::runtime_env::is_plain_relative;
 use crate::domain::{LogLevel, Outcome, Run, RunEvent, StopMode, Task, TaskType};
 use crate::engine::{self, EngineError, LiveCounters, RunContext, RunLog, StopSignal};
-use crate::service::RunEnded;
-use crate::service::definitions::{base_dir, org_area};
-use crate::store::{NewLogLine, RunEnd};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,15 +53,18 @@ impl Worker {
         let _ = drain.await;
         h.running.lock().expect("not poisoned").remove(&run_id);
         if let Some(end) = end {
-            match self.store.finish_run(run_id, &self.node, end).await {
+            match self
+                .store
+                .finish_run(run_id, &self.node, end, Utc::now())
+                .await
+            {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(run = %run_id, error = %e, "recording a run's end failed")
                 }
             }
         }
-        let _ = self.ended.send(RunEnded { run_id });
-        h.wake_notifier();
+        self.events.run_ended(run_id);
     }
 
     /// Runs the task; answers how the run ended, or None when the lease was lost (another node
@@ -172,6 +175,7 @@ impl Worker {
                             run.id,
                             StopMode::Graceful,
                             "the server (shutting down)",
+                            Utc::now(),
                         )
                         .await
                         .ok();
@@ -254,7 +258,7 @@ impl Worker {
     ) -> Result<RunContext, String> {
         let confined = task.origin == Origin::Api;
         let area = org_area(&self.data_dir, run.org_id);
-        let base = base_dir(task, &self.data_dir);
+        let base = task.base_dir(&self.data_dir);
         if confined {
             std::fs::create_dir_all(&area)
                 .map_err(|e| format!("Creating the org's file area failed: {e}"))?;

@@ -9,14 +9,14 @@ use crate::config::WorkerConfig;
 use crate::domain::StopMode;
 use crate::domain::runtime_env::RuntimeEnvironment;
 use crate::engine::StopSignal;
-use crate::service::RunEnded;
+use crate::events::Events;
 use crate::store::Store;
 use chrono::Utc;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -24,31 +24,15 @@ use uuid::Uuid;
 /// Why a run whose worker vanished failed.
 pub const LOST_REASON: &str = "The run was interrupted: the Sluice node running it stopped (crash, kill or lost lease) before it finished";
 
-/// Cheap to clone; shared by the API (to wake the worker and pass stops on) and the server.
+/// Cheap to clone; shared by the API (to pass stops on) and the server.
 #[derive(Clone)]
 pub struct WorkerHandle {
-    wake: Arc<Notify>,
-    notifier: Arc<Notify>,
     running: Arc<Mutex<HashMap<Uuid, StopSignal>>>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
 
 impl WorkerHandle {
-    /// A run was queued: look now rather than at the next poll.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// A callback was queued.
-    pub fn wake_notifier(&self) {
-        self.notifier.notify_one();
-    }
-
-    pub fn notifier_signal(&self) -> Arc<Notify> {
-        self.notifier.clone()
-    }
-
     /// Passes a stop to a run this node executes (other nodes learn it at their next heartbeat).
     pub fn signal_stop(&self, run_id: Uuid, mode: StopMode) {
         if let Some(signal) = self.running.lock().expect("not poisoned").get(&run_id) {
@@ -76,7 +60,8 @@ pub struct Worker {
     pub config: WorkerConfig,
     pub node: String,
     pub data_dir: PathBuf,
-    pub ended: broadcast::Sender<RunEnded>,
+    /// Runs queued wake the claim loop; runs ended here are announced.
+    pub events: Events,
     pub spark: crate::config::SparkConfig,
     /// The operator's runtime environments, for code tasks.
     pub runtime_envs: Arc<std::collections::BTreeMap<String, RuntimeEnvironment>>,
@@ -88,8 +73,6 @@ impl Worker {
     /// Starts the claim loop and the lease reaper; returns the handle.
     pub fn spawn(self) -> WorkerHandle {
         let handle = WorkerHandle {
-            wake: Arc::new(Notify::new()),
-            notifier: Arc::new(Notify::new()),
             running: Arc::default(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -126,7 +109,7 @@ impl Worker {
                 Ok(None) => {
                     drop(permit);
                     tokio::select! {
-                        _ = h.wake.notified() => {}
+                        _ = self.events.queued_run() => {}
                         _ = tokio::time::sleep(self.config.poll()) => {}
                         _ = h.shutdown.cancelled() => return,
                     }
@@ -151,24 +134,23 @@ impl Worker {
                 _ = tokio::time::sleep(every) => {}
                 _ = h.shutdown.cancelled() => return,
             }
-            self.resolve_lost(None, &h).await;
+            self.resolve_lost(None).await;
         }
     }
 
     /// Resolves lost runs; with `node`, also every run that node holds (used at start-up, when
     /// this node's earlier life cannot be running anything any more).
-    pub async fn resolve_lost(&self, node: Option<&str>, h: &WorkerHandle) {
+    pub async fn resolve_lost(&self, node: Option<&str>) {
         match self
             .store
             .resolve_lost_runs(Utc::now(), node, LOST_REASON)
             .await
         {
             Ok(runs) => {
-                for run in runs {
+                for run in &runs {
                     tracing::warn!(run = %run.id, "resolved a run whose node was lost");
-                    let _ = self.ended.send(RunEnded { run_id: run.id });
                 }
-                h.wake_notifier();
+                self.events.runs_ended(runs.iter().map(|r| r.id));
             }
             Err(e) => tracing::error!(error = %e, "resolving lost runs failed"),
         }

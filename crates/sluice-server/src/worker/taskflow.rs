@@ -9,7 +9,8 @@ use crate::domain::{
     Counters, NewRun, Outcome, Run, RunChild, RunState, StopMode, Task, TaskType, Trigger,
 };
 use crate::engine::{EngineError, RunContext, context::store_counters};
-use crate::service::resolve_task_in;
+use crate::store::lookup::resolve_task;
+use chrono::Utc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -34,7 +35,7 @@ impl Worker {
         // fails whole, not half-way.
         let mut steps = Vec::with_capacity(def.steps.len());
         for (i, step) in def.steps.iter().enumerate() {
-            let t = resolve_task_in(self.store.as_ref(), run.org_id, &step.task)
+            let t = resolve_task(self.store.as_ref(), run.org_id, &step.task)
                 .await
                 .map_err(|e| EngineError::Definition(format!("steps[{i}] `{}`: {e}", step.task)))?;
             steps.push((step, t));
@@ -53,7 +54,7 @@ impl Worker {
             let def: TaskflowDef = serde_json::from_value(flow.definition.clone())
                 .map_err(|e| EngineError::Definition(format!("{}: {e}", flow.path())))?;
             for step in &def.steps {
-                let t = resolve_task_in(self.store.as_ref(), org, &step.task)
+                let t = resolve_task(self.store.as_ref(), org, &step.task)
                     .await
                     .map_err(|e| {
                         EngineError::Definition(format!(
@@ -101,7 +102,7 @@ impl Worker {
     ) -> Result<Outcome, EngineError> {
         let mut steps = Vec::with_capacity(task.chain.len());
         for (i, reference) in task.chain.iter().enumerate() {
-            let t = resolve_task_in(self.store.as_ref(), run.org_id, reference)
+            let t = resolve_task(self.store.as_ref(), run.org_id, reference)
                 .await
                 .map_err(|e| EngineError::Definition(format!("chain[{i}] `{reference}`: {e}")))?;
             if t.task_type == TaskType::Workflow || t.id == task.id {
@@ -156,9 +157,9 @@ impl Worker {
                 parameters,
                 ..NewRun::default()
             };
-            let ended = match self.store.create_run(t, new).await {
+            let ended = match self.store.create_run(t, new, Utc::now()).await {
                 Ok(child) => {
-                    h.wake();
+                    self.events.run_queued();
                     ctx.log.info(format!(
                         "Step {} `{}` started as its run {}",
                         i + 1,
@@ -223,7 +224,7 @@ impl Worker {
         ctx: &RunContext,
         h: &WorkerHandle,
     ) -> Result<Run, EngineError> {
-        let mut ended = self.ended.subscribe();
+        let mut ended = self.events.subscribe_ended();
         let mut passed: Option<StopMode> = None;
         loop {
             let current = self
@@ -248,9 +249,11 @@ impl Worker {
                 let by = format!("the taskflow's stop (run {})", run.run_number);
                 match self
                     .store
-                    .request_stop(run.org_id, child.id, mode, &by)
+                    .request_stop(run.org_id, child.id, mode, &by, Utc::now())
                     .await
                 {
+                    // A step stopped before it began ends here and now.
+                    Ok(stopped) if stopped.state.is_terminal() => self.events.run_ended(child.id),
                     Ok(_) => h.signal_stop(child.id, mode),
                     Err(e) => tracing::warn!(run = %child.id, error = %e, "stopping a step"),
                 }

@@ -2,7 +2,7 @@
 //! `{"error":{"code","message","requestId","details"}}`, each with its HTTP status, and the one
 //! mapping from service errors to them.
 
-use crate::api::with_retry_after;
+use crate::api::{Failure, with_retry_after};
 use crate::service::ServiceError;
 use axum::Json;
 use axum::http::StatusCode;
@@ -57,14 +57,10 @@ impl V2Error {
 
 impl From<ServiceError> for V2Error {
     fn from(e: ServiceError) -> V2Error {
-        let (status, code) = status_and_code(&e);
-        let retry_after = match e {
-            ServiceError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
-            _ => None,
-        };
+        let f = Failure::from(&e);
         V2Error {
-            retry_after,
-            ..V2Error::new(status, code, e.to_string())
+            retry_after: f.retry_after,
+            ..V2Error::new(iics_status(f.status), code(&e), f.message)
         }
     }
 }
@@ -142,18 +138,24 @@ pub fn error_response(
     e.into_response()
 }
 
-fn status_and_code(e: &ServiceError) -> (StatusCode, &'static str) {
+/// IICS answers a conflict (a job already running, a name taken) and an invalid definition with
+/// 400; every other status is the one all surfaces use.
+fn iics_status(status: StatusCode) -> StatusCode {
+    match status {
+        StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+        other => other,
+    }
+}
+
+/// The IICS error code of each kind of failure.
+fn code(e: &ServiceError) -> &'static str {
     match e {
-        ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "CMN_404"),
-        ServiceError::Invalid(_) | ServiceError::InvalidDefinition(_) => {
-            (StatusCode::BAD_REQUEST, "CMN_400")
-        }
-        ServiceError::Conflict(_) | ServiceError::TaskRunning(_) => {
-            (StatusCode::BAD_REQUEST, "CMN_409")
-        }
-        ServiceError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "AUTH_01"),
-        ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "CMN_403"),
-        ServiceError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "CMN_429"),
-        ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CMN_500"),
+        ServiceError::NotFound(_) => "CMN_404",
+        ServiceError::Invalid(_) | ServiceError::InvalidDefinition(_) => "CMN_400",
+        ServiceError::Conflict(_) | ServiceError::TaskRunning(_) => "CMN_409",
+        ServiceError::Unauthorized(_) => "AUTH_01",
+        ServiceError::Forbidden(_) => "CMN_403",
+        ServiceError::TooManyRequests { .. } => "CMN_429",
+        ServiceError::Internal(_) => "CMN_500",
     }
 }

@@ -20,9 +20,10 @@ mod tasks;
 mod tf_status;
 mod xml;
 
-pub use entries::callback_body;
 pub use error::{V2Error, V3Error, error_response};
 
+use crate::domain::Run;
+use crate::notify::CallbackBody;
 use crate::service::App;
 use axum::Router;
 use axum::routing::MethodRouter;
@@ -51,4 +52,20 @@ fn v3(router: Router<App>, path: &str, method: MethodRouter<App>) -> Router<App>
     router
         .route(&format!("/saas/public/core/v3{path}"), method.clone())
         .route(&format!("/public/core/v3{path}"), method)
+}
+
+/// The callbacks of runs started through IICS: `callbackUrlResponse`.
+pub struct IicsCallbacks(pub App);
+
+#[async_trait::async_trait]
+impl CallbackBody for IicsCallbacks {
+    async fn render(&self, run: &Run) -> Result<serde_json::Value, String> {
+        let task = self
+            .0
+            .store
+            .get_task(run.org_id, run.task_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(entries::callback_body(run, task.as_ref()))
+    }
 }

@@ -4,9 +4,9 @@ use super::StarfishAuth;
 use super::fields::{boolean, guid, number, text};
 use super::format::{Format, StarfishError, read_body, reply};
 use super::shapes::{exec_job_response, results_for_chained, results_response};
-use crate::api::RequestClient;
+use crate::api::{Failure, RequestClient};
 use crate::domain::{Run, Task, Trigger};
-use crate::service::runs::{MAX_THREADS, MAX_WAIT, RunOptions, StartRequest};
+use crate::service::runs::{MAX_THREADS, MAX_WAIT, OptionProblem, RunOptions, StartRequest};
 use crate::service::{App, ServiceError};
 use axum::Router;
 use axum::body::Bytes;
@@ -48,38 +48,45 @@ struct JobRequest {
     webhook: Option<String>,
 }
 
-/// Reads and checks every field before anything runs.
+/// Reads every field and checks them, with the service's check of run options, before anything
+/// runs; a problem is told in Starfish's field names.
 fn job_request(m: &Map<String, Value>, sync: bool) -> Result<JobRequest, String> {
     let run = guid(m, "runID")?;
     let project = guid(m, "projectID")?;
     let job = guid(m, "jobID")?;
     let chain_jobs = boolean(m, "chainJobs")?.unwrap_or(false);
-    let level = number(m, "loggingLevel")?;
-    if level.is_some_and(|l| !(0..=3).contains(&l)) {
-        return Err("loggingLevel must be 0 (none), 1 (low), 2 (medium) or 3 (high)".into());
-    }
-    let row = |key: &str| -> Result<Option<u64>, String> {
-        match number(m, key)? {
-            None => Ok(None),
-            Some(n) if n >= 1 => Ok(Some(n as u64)),
-            Some(n) => Err(format!("{key} must be 1 or more, not {n}")),
-        }
+    // Numbers out of the options' types fail the options' check below: zero is invalid in each.
+    let level = number(m, "loggingLevel")?.map(|l| u8::try_from(l).unwrap_or(u8::MAX));
+    let row = |key| Ok::<_, String>(number(m, key)?.map(|n| u64::try_from(n).unwrap_or(0)));
+    let threads = number(m, "threadCount")?.map(|n| u32::try_from(n).unwrap_or(0));
+    let options = RunOptions {
+        first_row: row("beginAtRow")?,
+        last_row: row("endAfterRow")?,
+        threads,
+        log_level: level,
+        chain_jobs,
     };
-    let (first_row, last_row) = (row("beginAtRow")?, row("endAfterRow")?);
-    if let (Some(a), Some(b)) = (first_row, last_row)
-        && b < a
-    {
-        return Err(format!("endAfterRow {b} is before beginAtRow {a}"));
+    if let Some(problem) = options.problem() {
+        let said = |key: &str| number(m, key).ok().flatten().unwrap_or_default();
+        return Err(match problem {
+            OptionProblem::FirstRowZero => {
+                format!("beginAtRow must be 1 or more, not {}", said("beginAtRow"))
+            }
+            OptionProblem::LastRowZero => {
+                format!("endAfterRow must be 1 or more, not {}", said("endAfterRow"))
+            }
+            OptionProblem::LastBeforeFirst { first, last } => {
+                format!("endAfterRow {last} is before beginAtRow {first}")
+            }
+            OptionProblem::LogLevel => {
+                "loggingLevel must be 0 (none), 1 (low), 2 (medium) or 3 (high)".into()
+            }
+            OptionProblem::Threads => format!(
+                "threadCount must be between 1 and {MAX_THREADS}, not {}",
+                said("threadCount")
+            ),
+        });
     }
-    let threads = match number(m, "threadCount")? {
-        None => None,
-        Some(n) if (1..=i64::from(MAX_THREADS)).contains(&n) => Some(n as u32),
-        Some(n) => {
-            return Err(format!(
-                "threadCount must be between 1 and {MAX_THREADS}, not {n}"
-            ));
-        }
-    };
     if text(m, "instance").is_some_and(|i| i.len() > 255) {
         return Err("instance must be at most 255 characters".into());
     }
@@ -90,13 +97,7 @@ fn job_request(m: &Map<String, Value>, sync: bool) -> Result<JobRequest, String>
         project,
         job,
         argument: text(m, "argument"),
-        options: RunOptions {
-            first_row,
-            last_row,
-            threads,
-            log_level: level.map(|l| l as u8),
-            chain_jobs,
-        },
+        options,
         webhook,
     })
 }
@@ -127,25 +128,10 @@ async fn find_job(
 }
 
 fn error(e: ServiceError, f: Format) -> StarfishError {
-    let status = match &e {
-        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-        ServiceError::Invalid(_) | ServiceError::InvalidDefinition(_) => StatusCode::BAD_REQUEST,
-        ServiceError::Conflict(_) | ServiceError::TaskRunning(_) => StatusCode::CONFLICT,
-        ServiceError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ServiceError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-        ServiceError::Internal(m) => {
-            tracing::error!(error = %m, "internal error");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    };
-    let retry_after = match e {
-        ServiceError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
-        _ => None,
-    };
+    let failure = Failure::from(&e);
     StarfishError {
-        retry_after,
-        ..StarfishError::new(status, e.to_string(), f)
+        retry_after: failure.retry_after,
+        ..StarfishError::new(failure.status, failure.message, f)
     }
 }
 

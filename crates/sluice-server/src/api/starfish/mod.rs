@@ -10,8 +10,8 @@ mod jobs;
 mod shapes;
 mod token;
 
-pub use shapes::exec_job_response;
-
+use crate::domain::Run;
+use crate::notify::CallbackBody;
 use crate::service::{App, Principal};
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -64,5 +64,17 @@ impl FromRequestParts<App> for StarfishAuth {
             .await
             .map_err(|_| denied())?;
         Ok(StarfishAuth(who))
+    }
+}
+
+/// The callbacks (webhooks) of runs started through Starfish: `execJobResponse`.
+pub struct StarfishCallbacks(pub App);
+
+#[async_trait::async_trait]
+impl CallbackBody for StarfishCallbacks {
+    async fn render(&self, run: &Run) -> Result<serde_json::Value, String> {
+        shapes::exec_job_response(&self.0, run)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

@@ -25,7 +25,10 @@ pub(super) async fn callbacks(store: &dyn Store, org: Uuid) {
         callback_url: Some("http://127.0.0.1:9/cb".into()),
         ..new_run("a")
     };
-    let r = store.create_run(&t, with_cb.clone()).await.unwrap();
+    let r = store
+        .create_run(&t, with_cb.clone(), Utc::now())
+        .await
+        .unwrap();
     let claim = |node: &'static str, at: DateTime<Utc>| store.claim_callbacks(node, at, 10, LEASE);
     assert!(
         claim("n1", Utc::now()).await.unwrap().is_empty(),
@@ -37,7 +40,12 @@ pub(super) async fn callbacks(store: &dyn Store, org: Uuid) {
         .unwrap()
         .unwrap();
     store
-        .finish_run(r.id, "n", end(RunEvent::Finish(Outcome::Completed)))
+        .finish_run(
+            r.id,
+            "n",
+            end(RunEvent::Finish(Outcome::Completed)),
+            Utc::now(),
+        )
         .await
         .unwrap();
     let due = claim("n1", Utc::now()).await.unwrap();
@@ -123,9 +131,9 @@ pub(super) async fn callbacks(store: &dyn Store, org: Uuid) {
         .unwrap();
 
     // A queued run stopped before it started also calls back.
-    let q = store.create_run(&t, with_cb).await.unwrap();
+    let q = store.create_run(&t, with_cb, Utc::now()).await.unwrap();
     store
-        .request_stop(org, q.id, StopMode::Graceful, "x")
+        .request_stop(org, q.id, StopMode::Graceful, "x", Utc::now())
         .await
         .unwrap();
     let due = claim("n1", Utc::now()).await.unwrap();

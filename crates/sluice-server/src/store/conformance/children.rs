@@ -30,8 +30,14 @@ fn child(run_id: Uuid, seq: i32, name: &str, state: RunState) -> RunChild {
 pub(super) async fn children(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "children", "replicate", true);
     store.create_task(&t).await.unwrap();
-    let r1 = store.create_run(&t, new_run("c")).await.unwrap();
-    let r2 = store.create_run(&t, new_run("c")).await.unwrap();
+    let r1 = store
+        .create_run(&t, new_run("c"), Utc::now())
+        .await
+        .unwrap();
+    let r2 = store
+        .create_run(&t, new_run("c"), Utc::now())
+        .await
+        .unwrap();
     assert!(store.list_run_children(r1.id).await.unwrap().is_empty());
 
     // Put out of order; listed by seq.
@@ -106,7 +112,7 @@ pub(super) async fn children(store: &dyn Store, org: Uuid) {
     // Leave nothing queued for the checks that follow.
     for r in [r1.id, r2.id] {
         store
-            .request_stop(org, r, StopMode::Immediate, "cleanup")
+            .request_stop(org, r, StopMode::Immediate, "cleanup", Utc::now())
             .await
             .unwrap();
     }

@@ -186,6 +186,7 @@ pub(super) async fn org_isolation(store: &dyn Store) {
                 external_id: Some("shared".into()),
                 ..new_run("a")
             },
+            Utc::now(),
         )
         .await
         .unwrap();
@@ -199,7 +200,7 @@ pub(super) async fn org_isolation(store: &dyn Store) {
     );
     assert!(matches!(
         store
-            .request_stop(b.id, r.id, StopMode::Immediate, "b")
+            .request_stop(b.id, r.id, StopMode::Immediate, "b", Utc::now())
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -211,6 +212,7 @@ pub(super) async fn org_isolation(store: &dyn Store) {
                 external_id: Some("shared".into()),
                 ..new_run("b")
             },
+            Utc::now(),
         )
         .await
         .unwrap();

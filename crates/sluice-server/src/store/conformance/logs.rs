@@ -5,7 +5,10 @@ use super::*;
 pub(super) async fn logs(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "logs", "t", true);
     store.create_task(&t).await.unwrap();
-    let r = store.create_run(&t, new_run("a")).await.unwrap();
+    let r = store
+        .create_run(&t, new_run("a"), Utc::now())
+        .await
+        .unwrap();
     let line = |level, msg: &str| NewLogLine {
         at: Utc::now(),
         level,
@@ -33,7 +36,7 @@ pub(super) async fn logs(store: &dyn Store, org: Uuid) {
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].message, "two");
     store
-        .request_stop(org, r.id, StopMode::Graceful, "cleanup")
+        .request_stop(org, r.id, StopMode::Graceful, "cleanup", Utc::now())
         .await
         .unwrap();
 }

@@ -1,6 +1,7 @@
-//! The store conformance suite: every [`Store`] implementation must pass it. Tests call
-//! [`run_all`] with a fresh, empty store (SQLite here; PostgreSQL runs the same suite). One module
-//! per area; the checks run in order and each leaves nothing queued for the next.
+//! The store conformance suite: every [`Store`] implementation must pass it. A backend's tests
+//! invoke [`store_conformance!`](crate::store_conformance) with a function opening a fresh, empty
+//! store; it makes one test per check, so a failure names the check and the backend. One module
+//! per area.
 
 mod audit;
 mod callbacks;
@@ -18,27 +19,99 @@ use crate::domain::task::Origin;
 use crate::domain::{TaskType, Trigger, ids};
 use std::collections::BTreeMap;
 
-/// Runs every check in order against `store`, panicking with a description on the first failure.
-pub async fn run_all(store: &dyn Store) {
-    let org = store
+/// Generates one `#[tokio::test]` per check, each on a fresh store from `$open` (an async
+/// function answering the store and a guard that keeps its resources until the test ends), so a
+/// failure names the check and the backend: `sluice_server::store_conformance!(fresh_store);`
+/// inside the backend's test module.
+#[macro_export]
+macro_rules! store_conformance {
+    ($open:path) => {
+        $crate::store_conformance!(@checks $open;
+            identity,
+            tasks,
+            connections,
+            run_lifecycle,
+            parallel_and_external_ids,
+            stops,
+            leases,
+            logs,
+            callbacks,
+            children,
+            watermarks,
+            webhook_keys,
+            audit,
+            races,
+            org_isolation
+        );
+    };
+    (@checks $open:path; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                let (store, _guard) = $open().await;
+                $crate::store::conformance::checks::$check(&*store).await;
+            }
+        )*
+    };
+}
+
+/// The checks, each on its own: a fresh store and its default org.
+pub mod checks {
+    use super::*;
+
+    pub async fn identity(store: &dyn Store) {
+        identity::identity(store, default_org(store).await).await;
+    }
+    pub async fn tasks(store: &dyn Store) {
+        tasks::tasks(store, default_org(store).await).await;
+    }
+    pub async fn connections(store: &dyn Store) {
+        tasks::connections(store, default_org(store).await).await;
+    }
+    pub async fn run_lifecycle(store: &dyn Store) {
+        runs::run_lifecycle(store, default_org(store).await).await;
+    }
+    pub async fn parallel_and_external_ids(store: &dyn Store) {
+        runs::parallel_and_external_ids(store, default_org(store).await).await;
+    }
+    pub async fn stops(store: &dyn Store) {
+        stops::stops(store, default_org(store).await).await;
+    }
+    pub async fn leases(store: &dyn Store) {
+        stops::leases(store, default_org(store).await).await;
+    }
+    pub async fn logs(store: &dyn Store) {
+        logs::logs(store, default_org(store).await).await;
+    }
+    pub async fn callbacks(store: &dyn Store) {
+        callbacks::callbacks(store, default_org(store).await).await;
+    }
+    pub async fn children(store: &dyn Store) {
+        children::children(store, default_org(store).await).await;
+    }
+    pub async fn watermarks(store: &dyn Store) {
+        watermarks::watermarks(store, default_org(store).await).await;
+    }
+    pub async fn webhook_keys(store: &dyn Store) {
+        watermarks::webhook_keys(store, default_org(store).await).await;
+    }
+    pub async fn audit(store: &dyn Store) {
+        audit::audit(store, default_org(store).await).await;
+    }
+    pub async fn races(store: &dyn Store) {
+        races::races(store, default_org(store).await).await;
+    }
+    pub async fn org_isolation(store: &dyn Store) {
+        identity::org_isolation(store).await;
+    }
+}
+
+async fn default_org(store: &dyn Store) -> Uuid {
+    store
         .ensure_org(ids::default_org_id(), "default")
         .await
-        .expect("ensure org");
-    identity::identity(store, org.id).await;
-    tasks::tasks(store, org.id).await;
-    tasks::connections(store, org.id).await;
-    runs::run_lifecycle(store, org.id).await;
-    runs::parallel_and_external_ids(store, org.id).await;
-    stops::stops(store, org.id).await;
-    stops::leases(store, org.id).await;
-    logs::logs(store, org.id).await;
-    callbacks::callbacks(store, org.id).await;
-    children::children(store, org.id).await;
-    watermarks::watermarks(store, org.id).await;
-    watermarks::webhook_keys(store, org.id).await;
-    audit::audit(store, org.id).await;
-    identity::org_isolation(store).await;
-    races::races(store, org.id).await;
+        .expect("ensure org")
+        .id
 }
 
 /// Now, to the microsecond: stores keep times at that precision.

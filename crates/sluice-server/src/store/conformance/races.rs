@@ -17,7 +17,13 @@ async fn claims_are_exclusive(store: &dyn Store, org: Uuid) {
     store.create_task(&t).await.unwrap();
     let mut queued = HashSet::new();
     for _ in 0..200 {
-        queued.insert(store.create_run(&t, new_run("r")).await.unwrap().id);
+        queued.insert(
+            store
+                .create_run(&t, new_run("r"), Utc::now())
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let claimers = (0..8).map(|i| async move {
         let node = format!("claimer-{i}");
@@ -49,13 +55,13 @@ async fn claims_are_exclusive(store: &dyn Store, org: Uuid) {
 async fn single_run_tasks_start_once(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "race", "single", false);
     store.create_task(&t).await.unwrap();
-    let starts = join_all((0..20).map(|_| store.create_run(&t, new_run("r")))).await;
+    let starts = join_all((0..20).map(|_| store.create_run(&t, new_run("r"), Utc::now()))).await;
     let started: Vec<&Run> = starts.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(started.len(), 1, "exactly one start of a single-run task");
     for refused in starts.iter().filter_map(|r| r.as_ref().err()) {
         assert!(matches!(refused, StoreError::TaskBusy { .. }), "{refused}");
     }
-    let stopped = store.request_stop(org, started[0].id, StopMode::Immediate, "race");
+    let stopped = store.request_stop(org, started[0].id, StopMode::Immediate, "race", Utc::now());
     assert_eq!(stopped.await.unwrap().state, RunState::Stopped);
 }
 
@@ -66,7 +72,7 @@ async fn external_ids_start_once(store: &dyn Store, org: Uuid) {
         external_id: Some("race-ext".into()),
         ..new_run("r")
     };
-    let starts = join_all((0..20).map(|_| store.create_run(&t, new.clone()))).await;
+    let starts = join_all((0..20).map(|_| store.create_run(&t, new.clone(), Utc::now()))).await;
     let started: Vec<&Run> = starts.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(started.len(), 1, "exactly one run per external id");
     for refused in starts.iter().filter_map(|r| r.as_ref().err()) {
@@ -78,7 +84,7 @@ async fn external_ids_start_once(store: &dyn Store, org: Uuid) {
     let found = store.get_run_by_external_id(org, "race-ext").await.unwrap();
     assert_eq!(found.map(|r| r.id), Some(started[0].id));
     store
-        .request_stop(org, started[0].id, StopMode::Immediate, "race")
+        .request_stop(org, started[0].id, StopMode::Immediate, "race", Utc::now())
         .await
         .unwrap();
 }

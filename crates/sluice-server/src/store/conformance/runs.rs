@@ -8,8 +8,14 @@ use crate::domain::spark::{SparkProgress, SparkState, Tally};
 pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "life", "t", true);
     store.create_task(&t).await.unwrap();
-    let r1 = store.create_run(&t, new_run("alice")).await.unwrap();
-    let r2 = store.create_run(&t, new_run("alice")).await.unwrap();
+    let r1 = store
+        .create_run(&t, new_run("alice"), Utc::now())
+        .await
+        .unwrap();
+    let r2 = store
+        .create_run(&t, new_run("alice"), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(
         (r1.run_number, r2.run_number),
         (1, 2),
@@ -109,6 +115,7 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
             r1.id,
             "n1",
             end(RunEvent::Finish(Outcome::CompletedWithErrors)),
+            Utc::now(),
         )
         .await
         .unwrap();
@@ -122,7 +129,12 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
     assert!(done.ended_at.is_some() && done.lease_owner.is_none());
     assert!(
         store
-            .finish_run(r1.id, "n1", end(RunEvent::Finish(Outcome::Completed)))
+            .finish_run(
+                r1.id,
+                "n1",
+                end(RunEvent::Finish(Outcome::Completed)),
+                Utc::now()
+            )
             .await
             .is_err(),
         "an ended run cannot end again"
@@ -144,6 +156,7 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
                 error: Some("boom".into()),
                 counters: Counters::default(),
             },
+            Utc::now(),
         )
         .await
         .unwrap();
@@ -228,8 +241,11 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
 pub(super) async fn parallel_and_external_ids(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "par", "single", false);
     store.create_task(&t).await.unwrap();
-    let r = store.create_run(&t, new_run("a")).await.unwrap();
-    let refused = store.create_run(&t, new_run("a")).await;
+    let r = store
+        .create_run(&t, new_run("a"), Utc::now())
+        .await
+        .unwrap();
+    let refused = store.create_run(&t, new_run("a"), Utc::now()).await;
     assert!(matches!(
         refused,
         Err(StoreError::TaskBusy { run_number: 1, .. })
@@ -244,10 +260,18 @@ pub(super) async fn parallel_and_external_ids(store: &dyn Store, org: Uuid) {
         .unwrap()
         .unwrap();
     store
-        .finish_run(r.id, "n", end(RunEvent::Finish(Outcome::Completed)))
+        .finish_run(
+            r.id,
+            "n",
+            end(RunEvent::Finish(Outcome::Completed)),
+            Utc::now(),
+        )
         .await
         .unwrap();
-    let next = store.create_run(&t, new_run("a")).await.unwrap();
+    let next = store
+        .create_run(&t, new_run("a"), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(next.run_number, 2, "a refused start does not use a number");
 
     let ext = NewRun {
@@ -256,9 +280,12 @@ pub(super) async fn parallel_and_external_ids(store: &dyn Store, org: Uuid) {
     };
     let t2 = sample_task(org, "par", "multi", true);
     store.create_task(&t2).await.unwrap();
-    let with_ext = store.create_run(&t2, ext.clone()).await.unwrap();
+    let with_ext = store
+        .create_run(&t2, ext.clone(), Utc::now())
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_run(&t2, ext).await,
+        store.create_run(&t2, ext, Utc::now()).await,
         Err(StoreError::ExternalIdTaken(ref id)) if id == "ext-1"
     ));
     assert_eq!(
@@ -273,7 +300,7 @@ pub(super) async fn parallel_and_external_ids(store: &dyn Store, org: Uuid) {
     // Leave nothing queued for the checks that follow.
     for id in [next.id, with_ext.id] {
         store
-            .request_stop(org, id, StopMode::Graceful, "cleanup")
+            .request_stop(org, id, StopMode::Graceful, "cleanup", Utc::now())
             .await
             .unwrap();
     }
@@ -285,7 +312,10 @@ async fn by_type_and_time(store: &dyn Store, org: Uuid, mapping_runs: &[Uuid]) {
     let mut flow = sample_task(org, "flows", "typed", true);
     flow.task_type = TaskType::Workflow;
     store.create_task(&flow).await.unwrap();
-    let flow_run = store.create_run(&flow, new_run("f")).await.unwrap();
+    let flow_run = store
+        .create_run(&flow, new_run("f"), Utc::now())
+        .await
+        .unwrap();
     let ids = |f: RunFilter| async move {
         let runs = store.list_runs(org, &f).await.unwrap();
         runs.into_iter().map(|r| r.id).collect::<Vec<_>>()
@@ -315,6 +345,6 @@ async fn by_type_and_time(store: &dyn Store, org: Uuid, mapping_runs: &[Uuid]) {
     assert!(ids(window(Some(at + second), None)).await.is_empty());
     assert!(ids(window(None, Some(at - second))).await.is_empty());
     // Ended, so that the claims checked after this find only their own runs.
-    let stopped = store.request_stop(org, flow_run.id, StopMode::Immediate, "f");
+    let stopped = store.request_stop(org, flow_run.id, StopMode::Immediate, "f", Utc::now());
     assert_eq!(stopped.await.unwrap().state, RunState::Stopped);
 }

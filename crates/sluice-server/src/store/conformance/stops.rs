@@ -6,9 +6,12 @@ use crate::domain::Outcome;
 pub(super) async fn stops(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "stop", "t", true);
     store.create_task(&t).await.unwrap();
-    let queued = store.create_run(&t, new_run("a")).await.unwrap();
+    let queued = store
+        .create_run(&t, new_run("a"), Utc::now())
+        .await
+        .unwrap();
     let stopped = store
-        .request_stop(org, queued.id, StopMode::Graceful, "bob")
+        .request_stop(org, queued.id, StopMode::Graceful, "bob", Utc::now())
         .await
         .unwrap();
     assert_eq!(
@@ -25,7 +28,10 @@ pub(super) async fn stops(store: &dyn Store, org: Uuid) {
             .is_none()
     );
 
-    let r = store.create_run(&t, new_run("a")).await.unwrap();
+    let r = store
+        .create_run(&t, new_run("a"), Utc::now())
+        .await
+        .unwrap();
     store
         .claim_run("n", Duration::from_secs(30), Utc::now())
         .await
@@ -33,7 +39,7 @@ pub(super) async fn stops(store: &dyn Store, org: Uuid) {
         .unwrap();
     store.begin_run(r.id, "n").await.unwrap();
     let s = store
-        .request_stop(org, r.id, StopMode::Graceful, "bob")
+        .request_stop(org, r.id, StopMode::Graceful, "bob", Utc::now())
         .await
         .unwrap();
     assert_eq!(s.state, RunState::Stopping);
@@ -49,7 +55,7 @@ pub(super) async fn stops(store: &dyn Store, org: Uuid) {
         .unwrap();
     assert_eq!(hb.stop, Some(StopMode::Graceful));
     let s = store
-        .request_stop(org, r.id, StopMode::Immediate, "carol")
+        .request_stop(org, r.id, StopMode::Immediate, "carol", Utc::now())
         .await
         .unwrap();
     assert_eq!(
@@ -58,7 +64,7 @@ pub(super) async fn stops(store: &dyn Store, org: Uuid) {
         "a harder stop escalates"
     );
     let s = store
-        .request_stop(org, r.id, StopMode::Graceful, "dave")
+        .request_stop(org, r.id, StopMode::Graceful, "dave", Utc::now())
         .await
         .unwrap();
     assert_eq!(
@@ -67,13 +73,13 @@ pub(super) async fn stops(store: &dyn Store, org: Uuid) {
         "and is not softened again"
     );
     let halted = store
-        .finish_run(r.id, "n", end(RunEvent::Halted))
+        .finish_run(r.id, "n", end(RunEvent::Halted), Utc::now())
         .await
         .unwrap();
     assert_eq!(halted.state, RunState::Stopped);
     assert!(
         store
-            .request_stop(org, r.id, StopMode::Graceful, "x")
+            .request_stop(org, r.id, StopMode::Graceful, "x", Utc::now())
             .await
             .is_err()
     );
@@ -82,9 +88,18 @@ pub(super) async fn stops(store: &dyn Store, org: Uuid) {
 pub(super) async fn leases(store: &dyn Store, org: Uuid) {
     let t = sample_task(org, "lease", "t", true);
     store.create_task(&t).await.unwrap();
-    let short = store.create_run(&t, new_run("a")).await.unwrap();
-    let held = store.create_run(&t, new_run("a")).await.unwrap();
-    let mine = store.create_run(&t, new_run("a")).await.unwrap();
+    let short = store
+        .create_run(&t, new_run("a"), Utc::now())
+        .await
+        .unwrap();
+    let held = store
+        .create_run(&t, new_run("a"), Utc::now())
+        .await
+        .unwrap();
+    let mine = store
+        .create_run(&t, new_run("a"), Utc::now())
+        .await
+        .unwrap();
     // The clock is the caller's: "dead" claimed a minute ago with a 30-second lease.
     let now = Utc::now();
     store
@@ -136,7 +151,12 @@ pub(super) async fn leases(store: &dyn Store, org: Uuid) {
     );
     assert!(
         store
-            .finish_run(short.id, "dead", end(RunEvent::Finish(Outcome::Completed)))
+            .finish_run(
+                short.id,
+                "dead",
+                end(RunEvent::Finish(Outcome::Completed)),
+                Utc::now()
+            )
             .await
             .is_err()
     );
@@ -147,7 +167,7 @@ pub(super) async fn leases(store: &dyn Store, org: Uuid) {
         "a live lease is left alone"
     );
     store
-        .finish_run(held.id, "alive", end(RunEvent::Fail))
+        .finish_run(held.id, "alive", end(RunEvent::Fail), Utc::now())
         .await
         .unwrap();
 }

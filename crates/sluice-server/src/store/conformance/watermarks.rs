@@ -8,8 +8,14 @@ pub(super) async fn watermarks(store: &dyn Store, org: Uuid) {
     let other = sample_task(org, "marks", "other", true);
     store.create_task(&t).await.unwrap();
     store.create_task(&other).await.unwrap();
-    let r1 = store.create_run(&t, new_run("m")).await.unwrap();
-    let r2 = store.create_run(&t, new_run("m")).await.unwrap();
+    let r1 = store
+        .create_run(&t, new_run("m"), Utc::now())
+        .await
+        .unwrap();
+    let r2 = store
+        .create_run(&t, new_run("m"), Utc::now())
+        .await
+        .unwrap();
     let mark = |task: Uuid, object: &'static str| async move {
         store.get_watermark(task, object).await.unwrap()
     };
@@ -69,7 +75,7 @@ pub(super) async fn watermarks(store: &dyn Store, org: Uuid) {
     // A deleted task takes its marks with it (once its runs are over); others keep theirs.
     for r in [r1.id, r2.id] {
         store
-            .request_stop(org, r, StopMode::Immediate, "cleanup")
+            .request_stop(org, r, StopMode::Immediate, "cleanup", Utc::now())
             .await
             .unwrap();
     }

@@ -217,8 +217,8 @@ impl Store for SqliteStore {
     }
 
     // --- runs ---------------------------------------------------------------------------------
-    async fn create_run(&self, task: &Task, new: NewRun) -> Result<Run> {
-        runs::create_run(self, task, new).await
+    async fn create_run(&self, task: &Task, new: NewRun, now: DateTime<Utc>) -> Result<Run> {
+        runs::create_run(self, task, new, now).await
     }
 
     async fn get_run(&self, org_id: Uuid, id: Uuid) -> Result<Option<Run>> {
@@ -265,12 +265,25 @@ impl Store for SqliteStore {
         runs::heartbeat(self, id, node, lease, c, now).await
     }
 
-    async fn request_stop(&self, org_id: Uuid, id: Uuid, mode: StopMode, by: &str) -> Result<Run> {
-        runs::request_stop(self, org_id, id, mode, by).await
+    async fn request_stop(
+        &self,
+        org_id: Uuid,
+        id: Uuid,
+        mode: StopMode,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Run> {
+        runs::request_stop(self, org_id, id, mode, by, now).await
     }
 
-    async fn finish_run(&self, id: Uuid, node: &str, end: RunEnd) -> Result<Run> {
-        runs::finish_run(self, id, node, end).await
+    async fn finish_run(
+        &self,
+        id: Uuid,
+        node: &str,
+        end: RunEnd,
+        now: DateTime<Utc>,
+    ) -> Result<Run> {
+        runs::finish_run(self, id, node, end, now).await
     }
 
     async fn resolve_lost_runs(

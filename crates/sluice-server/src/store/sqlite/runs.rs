@@ -3,7 +3,7 @@
 
 use super::rows::{self, micros};
 use super::*;
-use crate::domain::Trigger;
+use crate::domain::lifecycle::{self, Change};
 use sqlx::{Row, Sqlite, Transaction};
 
 async fn run_in(tx: &mut Transaction<'_, Sqlite>, id: Uuid) -> Result<Run> {
@@ -47,25 +47,21 @@ async fn save_run(tx: &mut Transaction<'_, Sqlite>, run: &Run) -> Result<()> {
     Ok(())
 }
 
-/// Marks a run ended (clearing its lease) and queues its callback, inside `tx`.
-async fn end_in(tx: &mut Transaction<'_, Sqlite>, run: &mut Run) -> Result<()> {
-    let now = Utc::now();
-    run.ended_at = Some(now);
-    run.lease_owner = None;
-    run.lease_expires_at = None;
-    save_run(tx, run).await?;
-    if let Some(url) = &run.callback_url {
+/// Writes the domain's answer inside `tx`: the run, and the callback its end queued.
+async fn write_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> Result<()> {
+    save_run(tx, &change.run).await?;
+    if let Some(cb) = &change.callback {
         sqlx::query(
             "INSERT INTO callbacks
                (id, run_id, url, state, next_attempt_at, created_at, round_started_at)
              VALUES (?, ?, ?, 'pending', ?, ?, ?)",
         )
         .bind(Uuid::now_v7().to_string())
-        .bind(run.id.to_string())
-        .bind(url)
-        .bind(micros(now))
-        .bind(micros(now))
-        .bind(micros(now))
+        .bind(change.run.id.to_string())
+        .bind(&cb.url)
+        .bind(micros(cb.due))
+        .bind(micros(cb.due))
+        .bind(micros(cb.due))
         .execute(&mut **tx)
         .await?;
     }
@@ -83,7 +79,12 @@ async fn one_run(s: &SqliteStore, sql: &str, binds: &[String]) -> Result<Option<
         .transpose()
 }
 
-pub(super) async fn create_run(s: &SqliteStore, task: &Task, new: NewRun) -> Result<Run> {
+pub(super) async fn create_run(
+    s: &SqliteStore,
+    task: &Task,
+    new: NewRun,
+    now: DateTime<Utc>,
+) -> Result<Run> {
     let mut tx = s.write.begin().await?;
     let row = sqlx::query("SELECT next_run_number, allow_parallel FROM tasks WHERE id = ?")
         .bind(task.id.to_string())
@@ -91,43 +92,22 @@ pub(super) async fn create_run(s: &SqliteStore, task: &Task, new: NewRun) -> Res
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("task {}", task.id)))?;
     let run_number: i64 = row.try_get("next_run_number")?;
-    let allow_parallel: bool = row.try_get("allow_parallel")?;
-    if !allow_parallel {
-        let active: Option<i64> = sqlx::query_scalar(&format!(
+    // The stored flag, not the caller's copy: the task may have changed since it was read.
+    let stored = Task {
+        allow_parallel: row.try_get("allow_parallel")?,
+        ..task.clone()
+    };
+    let active: Option<i64> = if stored.allow_parallel {
+        None
+    } else {
+        sqlx::query_scalar(&format!(
             "SELECT run_number FROM runs WHERE task_id = ? AND state IN {ACTIVE} LIMIT 1"
         ))
         .bind(task.id.to_string())
         .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(run_number) = active {
-            return Err(StoreError::TaskBusy {
-                task: task.path(),
-                run_number,
-            });
-        }
-    }
-    let run = Run {
-        id: Uuid::now_v7(),
-        org_id: task.org_id,
-        task_id: task.id,
-        run_number,
-        external_id: new.external_id,
-        trigger: new.trigger.unwrap_or(Trigger::Api),
-        started_by: new.started_by,
-        parameters: new.parameters,
-        callback_url: new.callback_url,
-        state: RunState::Queued,
-        stop_mode: None,
-        stopped_by: None,
-        error: None,
-        counters: Counters::default(),
-        created_at: Utc::now(),
-        started_at: None,
-        ended_at: None,
-        lease_owner: None,
-        lease_expires_at: None,
-        spark: None,
+        .await?
     };
+    let run = lifecycle::create(&stored, new, run_number, active, now)?;
     sqlx::query(
         "INSERT INTO runs (id, org_id, task_id, run_number, external_id, trigger, started_by,
             parameters, callback_url, state, created_at)
@@ -242,15 +222,16 @@ pub(super) async fn claim_run(
     lease: Duration,
     now: DateTime<Utc>,
 ) -> Result<Option<Run>> {
-    let expires = now + lease;
+    let claim = lifecycle::claim(node, lease, now);
     sqlx::query(
-        "UPDATE runs SET state = 'starting', lease_owner = ?, lease_expires_at = ?, started_at = ?
+        "UPDATE runs SET state = ?, lease_owner = ?, lease_expires_at = ?, started_at = ?
          WHERE id = (SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1)
          RETURNING *",
     )
-    .bind(node)
-    .bind(micros(expires))
-    .bind(micros(now))
+    .bind(claim.state.as_str())
+    .bind(&claim.lease_owner)
+    .bind(micros(claim.lease_expires_at))
+    .bind(micros(claim.started_at))
     .fetch_optional(&s.write)
     .await?
     .map(|r| rows::run(&r))
@@ -259,17 +240,7 @@ pub(super) async fn claim_run(
 
 pub(super) async fn begin_run(s: &SqliteStore, id: Uuid, node: &str) -> Result<Run> {
     let mut tx = s.write.begin().await?;
-    let mut run = run_in(&mut tx, id).await?;
-    if run.lease_owner.as_deref() != Some(node) {
-        return Err(StoreError::NotHeld {
-            run: id,
-            node: node.to_string(),
-        });
-    }
-    // A stop that arrived while the run was starting keeps it stopping.
-    if run.state != RunState::Stopping {
-        run.state = run.state.apply(RunEvent::Begin)?;
-    }
+    let run = lifecycle::begin(&run_in(&mut tx, id).await?, node)?;
     save_run(&mut tx, &run).await?;
     tx.commit().await?;
     Ok(run)
@@ -324,45 +295,31 @@ pub(super) async fn request_stop(
     id: Uuid,
     mode: StopMode,
     by: &str,
+    now: DateTime<Utc>,
 ) -> Result<Run> {
     let mut tx = s.write.begin().await?;
-    let mut run = run_in(&mut tx, id).await?;
+    let run = run_in(&mut tx, id).await?;
     if run.org_id != org_id {
         return Err(StoreError::NotFound(format!("run {id}")));
     }
-    let before = run.state;
-    run.state = before.apply(RunEvent::RequestStop(mode))?;
-    // Immediate wins over graceful: a second, harder stop escalates.
-    run.stop_mode = Some(match (run.stop_mode, mode) {
-        (Some(StopMode::Immediate), _) => StopMode::Immediate,
-        _ => mode,
-    });
-    run.stopped_by = Some(by.to_string());
-    if run.state.is_terminal() {
-        run.error = Some(format!("Stopped by {by} before it started."));
-        end_in(&mut tx, &mut run).await?;
-    } else {
-        save_run(&mut tx, &run).await?;
-    }
+    let change = lifecycle::request_stop(&run, mode, by, now)?;
+    write_change(&mut tx, &change).await?;
     tx.commit().await?;
-    Ok(run)
+    Ok(change.run)
 }
 
-pub(super) async fn finish_run(s: &SqliteStore, id: Uuid, node: &str, end: RunEnd) -> Result<Run> {
+pub(super) async fn finish_run(
+    s: &SqliteStore,
+    id: Uuid,
+    node: &str,
+    end: RunEnd,
+    now: DateTime<Utc>,
+) -> Result<Run> {
     let mut tx = s.write.begin().await?;
-    let mut run = run_in(&mut tx, id).await?;
-    if run.lease_owner.as_deref() != Some(node) {
-        return Err(StoreError::NotHeld {
-            run: id,
-            node: node.to_string(),
-        });
-    }
-    run.state = run.state.apply(end.event)?;
-    run.error = end.error;
-    run.counters = end.counters;
-    end_in(&mut tx, &mut run).await?;
+    let change = lifecycle::finish(&run_in(&mut tx, id).await?, node, end, now)?;
+    write_change(&mut tx, &change).await?;
     tx.commit().await?;
-    Ok(run)
+    Ok(change.run)
 }
 
 pub(super) async fn resolve_lost_runs(
@@ -383,12 +340,14 @@ pub(super) async fn resolve_lost_runs(
     let mut resolved = Vec::with_capacity(ids.len());
     for id in ids {
         let id = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut run = run_in(&mut tx, id).await?;
-        let owner = run.lease_owner.clone().unwrap_or_default();
-        run.state = run.state.apply(RunEvent::LeaseLost)?;
-        run.error = Some(format!("{reason} (node `{owner}`)"));
-        end_in(&mut tx, &mut run).await?;
-        resolved.push(run);
+        let run = run_in(&mut tx, id).await?;
+        // The row was chosen set-wise; the domain has the last word on whether it is lost.
+        if !lifecycle::is_lost(&run, now, node) {
+            continue;
+        }
+        let change = lifecycle::lose(&run, reason, now)?;
+        write_change(&mut tx, &change).await?;
+        resolved.push(change.run);
     }
     tx.commit().await?;
     Ok(resolved)
