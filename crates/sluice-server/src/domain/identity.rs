@@ -82,6 +82,12 @@ impl User {
     }
 }
 
+/// An org's own file area under the data directory: the only part of it the org's API-defined
+/// tasks and connections reach.
+pub fn org_area(data_dir: &std::path::Path, org_id: uuid::Uuid) -> std::path::PathBuf {
+    data_dir.join("files").join(org_id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,10 +103,4 @@ mod tests {
         assert!("root".parse::<Role>().is_err());
         assert_eq!(Role::Designer.to_string(), "Designer");
     }
-}
-
-/// An org's own file area under the data directory: the only part of it the org's API-defined
-/// tasks and connections reach.
-pub fn org_area(data_dir: &std::path::Path, org_id: uuid::Uuid) -> std::path::PathBuf {
-    data_dir.join("files").join(org_id.to_string())
 }
