@@ -4,6 +4,8 @@
 mod execute;
 mod journal;
 mod taskflow;
+#[cfg(test)]
+mod tests;
 
 use crate::config::WorkerConfig;
 use crate::domain::StopMode;
@@ -70,13 +72,35 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts the claim loop and the lease reaper; returns the handle.
-    pub fn spawn(self) -> WorkerHandle {
-        let handle = WorkerHandle {
+    /// A handle with no loops behind it, for driving a worker one [`Worker::step`] at a time.
+    pub fn idle_handle() -> WorkerHandle {
+        WorkerHandle {
             running: Arc::default(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Claims the oldest queued run and runs it to its end, here and now; answers its id, or
+    /// None when nothing was queued. The claim loop's work, one run at a time, for tests that
+    /// need a worker but not a server.
+    pub async fn step(&self, h: &WorkerHandle) -> Result<Option<Uuid>, crate::store::StoreError> {
+        let lease = self.config.lease();
+        let Some(run) = self.store.claim_run(&self.node, lease, Utc::now()).await? else {
+            return Ok(None);
         };
+        let slot = Arc::new(Semaphore::new(1))
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let id = run.id;
+        self.execute(run, h, slot).await;
+        Ok(Some(id))
+    }
+
+    /// Starts the claim loop and the lease reaper; returns the handle.
+    pub fn spawn(self) -> WorkerHandle {
+        let handle = Worker::idle_handle();
         let worker = Arc::new(self);
         let h = handle.clone();
         let w = worker.clone();
