@@ -1,37 +1,25 @@
-//! The mapping task (MTT): file sources registered as DataFusion tables, an optional SQL transform
-//! over them, and one target file written atomically, streaming batch by batch throughout.
+//! The mapping task (MTT): file sources and database tables registered as DataFusion tables, an
+//! optional SQL transform over them, and one target file written atomically, streaming batch by
+//! batch throughout.
 
-#[path = "csv_infer.rs"]
-pub(crate) mod csv_infer;
-#[path = "csv_source.rs"]
-pub(crate) mod csv_source;
-#[path = "json_source.rs"]
-pub(crate) mod json_source;
-#[path = "parquet_source.rs"]
-pub(crate) mod parquet_source;
-#[path = "sink.rs"]
-pub(crate) mod sink;
-#[path = "source.rs"]
-pub(crate) mod source;
 #[cfg(test)]
-#[path = "mapping_stop_tests.rs"]
+mod format_tests;
+#[cfg(test)]
 mod stop_tests;
 #[cfg(test)]
-#[path = "mapping_tests.rs"]
 mod tests;
 
+use super::formats::{RunShared, Sink, SourceStats, format_name};
+use super::pipeline::{classify, open_source, read_only, register_database, session};
 use super::sql_guard::SqlKind;
 use super::{EngineError, RunContext};
 use crate::domain::Outcome;
-use crate::domain::task::{FileFormat, FileSource, MappingDef};
+use crate::domain::load::ObjectSource;
+use crate::domain::task::MappingDef;
 use datafusion::common::TableReference;
-use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use futures::StreamExt;
-use sink::Sink;
-use source::{FileReader, FileTable, RunShared};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -54,51 +42,11 @@ pub async fn run(def: &MappingDef, ctx: &RunContext) -> Result<Outcome, EngineEr
     ));
 
     let session = session(ctx);
-    let mut stats = Vec::with_capacity(def.sources.len());
-    for src in &def.sources {
-        let table = tokio::select! {
-            biased;
-            _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
-            table = open_source(src, ctx, &shared) => table?,
-        };
-        stats.push(table.stats());
-        session
-            .register_table(TableReference::bare(src.name.as_str()), table)
-            .map_err(|e| EngineError::Definition(format!("source `{}`: {e}", src.name)))?;
-    }
-    for t in &def.tables {
-        let src = crate::domain::load::ObjectSource {
-            connection: Some(t.connection.clone()),
-            table: t.table.clone(),
-            query: t.query.clone(),
-            filter: t.filter.clone(),
-            ..Default::default()
-        };
-        let label = format!("table `{}`: ", t.name);
-        tokio::select! {
-            biased;
-            _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
-            r = super::load::register_database(&session, &t.name, &src, None, ctx, &ctx.counters, &label) => r?,
-        };
-    }
+    let stats = register_sources(def, ctx, &session, &shared).await?;
     if ctx.stop.requested() {
         return Err(EngineError::Stopped);
     }
-
-    // Planning errors (syntax, unknown tables or columns, DDL) are the definition's fault.
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let frame = session
-        .sql_with_options(&sql, options)
-        .await
-        .map_err(|e| EngineError::Definition(e.to_string()))?;
-    let mut stream = frame
-        .execute_stream()
-        .await
-        .map_err(|e| EngineError::Definition(e.to_string()))?;
-
+    let mut stream = execute(&session, &sql).await?;
     let mut sink = Sink::create(
         def.target.format,
         &target,
@@ -117,8 +65,77 @@ pub async fn run(def: &MappingDef, ctx: &RunContext) -> Result<Outcome, EngineEr
     };
     sink.publish().await?;
 
+    let failed = report_sources(&stats, &shared, ctx);
+    ctx.log.info(format!(
+        "target: {written} rows written to {} in {:.2}s",
+        target.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(if failed == 0 {
+        Outcome::Completed
+    } else {
+        Outcome::CompletedWithErrors
+    })
+}
+
+/// Registers every file source and database table under its name; answers the file sources' row
+/// counts, which the run reports at its end.
+async fn register_sources(
+    def: &MappingDef,
+    ctx: &RunContext,
+    session: &SessionContext,
+    shared: &Arc<RunShared>,
+) -> Result<Vec<Arc<SourceStats>>, EngineError> {
+    let mut stats = Vec::with_capacity(def.sources.len());
+    for src in &def.sources {
+        let table = tokio::select! {
+            biased;
+            _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
+            table = open_source(src, ctx, shared) => table?,
+        };
+        stats.push(table.stats());
+        session
+            .register_table(TableReference::bare(src.name.as_str()), table)
+            .map_err(|e| EngineError::Definition(format!("source `{}`: {e}", src.name)))?;
+    }
+    for t in &def.tables {
+        let src = ObjectSource {
+            connection: Some(t.connection.clone()),
+            table: t.table.clone(),
+            query: t.query.clone(),
+            filter: t.filter.clone(),
+            ..Default::default()
+        };
+        let label = format!("table `{}`: ", t.name);
+        tokio::select! {
+            biased;
+            _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
+            r = register_database(session, &t.name, &src, None, ctx, &ctx.counters, &label) => r?,
+        };
+    }
+    Ok(stats)
+}
+
+/// Plans and starts the query. Planning errors (syntax, unknown tables or columns, DDL) are the
+/// definition's fault.
+async fn execute(
+    session: &SessionContext,
+    sql: &str,
+) -> Result<SendableRecordBatchStream, EngineError> {
+    let frame = session
+        .sql_with_options(sql, read_only())
+        .await
+        .map_err(|e| EngineError::Definition(e.to_string()))?;
+    frame
+        .execute_stream()
+        .await
+        .map_err(|e| EngineError::Definition(e.to_string()))
+}
+
+/// Logs each file source's counts, and how many failed rows went unlogged; answers the failed rows.
+fn report_sources(stats: &[Arc<SourceStats>], shared: &RunShared, ctx: &RunContext) -> u64 {
     let mut failed = 0;
-    for s in &stats {
+    for s in stats {
         let (read, bad) = (
             s.read.load(Ordering::Relaxed),
             s.failed.load(Ordering::Relaxed),
@@ -135,16 +152,7 @@ pub async fn run(def: &MappingDef, ctx: &RunContext) -> Result<Outcome, EngineEr
             "{unlogged} more failed rows were skipped without being logged one by one"
         ));
     }
-    ctx.log.info(format!(
-        "target: {written} rows written to {} in {:.2}s",
-        target.display(),
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(if failed == 0 {
-        Outcome::Completed
-    } else {
-        Outcome::CompletedWithErrors
-    })
+    failed
 }
 
 /// The SQL to run: the transform with parameters substituted, or a copy of the only source.
@@ -180,63 +188,6 @@ fn query(def: &MappingDef, ctx: &RunContext) -> Result<String, EngineError> {
     }
 }
 
-pub(crate) fn session(ctx: &RunContext) -> SessionContext {
-    let config = SessionConfig::new()
-        .with_target_partitions(2)
-        .with_batch_size(ctx.batch_size.max(1))
-        // Column and table names match as written (`Country` is not `country`), as in the files.
-        .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
-    SessionContext::new_with_config(config)
-}
-
-/// Finds a source's files and works out its columns (file I/O, so on a blocking thread).
-pub(crate) async fn open_source(
-    src: &FileSource,
-    ctx: &RunContext,
-    shared: &Arc<RunShared>,
-) -> Result<Arc<FileTable>, EngineError> {
-    let (source, run) = (src.clone(), ctx.clone());
-    let (schema, reader, files) = tokio::task::spawn_blocking(move || {
-        let files = source::expand(&source, &run)?;
-        let (schema, reader): (_, Arc<dyn FileReader>) = match source.format {
-            FileFormat::Csv => {
-                let r = csv_source::CsvReader::open(&source, files.clone())?;
-                (r.schema(), Arc::new(r))
-            }
-            FileFormat::Json => {
-                let r = json_source::JsonReader::open(&source, files.clone())?;
-                (r.schema(), Arc::new(r))
-            }
-            FileFormat::Parquet => {
-                let r = parquet_source::ParquetReader::open(&source, files.clone())?;
-                (r.schema(), Arc::new(r))
-            }
-        };
-        Ok::<_, EngineError>((schema, reader, files))
-    })
-    .await
-    .map_err(|e| EngineError::Data(format!("source `{}`: {e}", src.name)))??;
-    ctx.log.info(format!(
-        "source `{}`: {} file(s) ({}{}); columns: {}",
-        src.name,
-        files.len(),
-        files
-            .iter()
-            .take(3)
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        if files.len() > 3 { ", ..." } else { "" },
-        source::describe_schema(&schema)
-    ));
-    Ok(Arc::new(FileTable::new(
-        schema,
-        reader,
-        shared.clone(),
-        src,
-    )))
-}
-
 /// Moves the query's batches into the sink until the end, an error, or a stop.
 async fn pump(
     stream: &mut SendableRecordBatchStream,
@@ -266,24 +217,5 @@ async fn pump(
                 }
             }
         }
-    }
-}
-
-/// What a failed query means: a stop, a reader's own error, or DataFusion's.
-pub(crate) fn classify(e: DataFusionError, shared: &RunShared) -> EngineError {
-    if shared.stop.requested() {
-        return EngineError::Stopped;
-    }
-    match shared.take_fatal() {
-        Some(message) => EngineError::Data(message),
-        None => EngineError::Data(e.to_string()),
-    }
-}
-
-pub(crate) fn format_name(format: FileFormat) -> &'static str {
-    match format {
-        FileFormat::Csv => "csv",
-        FileFormat::Parquet => "parquet",
-        FileFormat::Json => "json",
     }
 }

@@ -3,15 +3,11 @@
 //! everything from a keyed HMAC-SHA256 of the value, so the same key masks the same value the same
 //! way in every run and on every node, and joins across masked tables still match.
 
-#[path = "mask_array.rs"]
 mod array;
 #[cfg(test)]
-#[path = "mask_rule_tests.rs"]
 mod rule_tests;
 #[cfg(test)]
-#[path = "mask_tests.rs"]
 mod tests;
-#[path = "mask_text.rs"]
 mod text;
 
 use array::{hash_integers, map_text, shift_dates};

@@ -2,9 +2,8 @@
 //! applied to each masked column of every batch. Deterministic rules are keyed by a secret read
 //! from a `secret` connection, so the same value masks the same way in every run and table.
 
-use super::load::{LoadPlan, run_load};
 use super::mask::{self, ColumnRule, MaskKey};
-use super::sync::target_plan;
+use super::pipeline::{LoadPlan, run_load, target_plan};
 use super::{EngineError, RunContext};
 use crate::domain::Outcome;
 use crate::domain::connection::ConnectionType;

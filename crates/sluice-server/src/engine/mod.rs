@@ -1,17 +1,22 @@
 //! The engine: runs a task's definition against real files and databases. It knows nothing of
 //! stores or APIs; a worker hands it a [`RunContext`] (parameters, where relative paths resolve,
 //! live counters, a log, stop signals) and gets back an [`Outcome`] or an [`EngineError`].
+//!
+//! Layers, each using only the ones below it: the tasks (`mapping`, `sync`, `replicate`,
+//! `masking`, `code`) build on `pipeline` (the DataFusion session, sources registered as tables,
+//! the load into a target), which builds on `formats` (file readers and the target file sink) and
+//! `db` (the database connectors). No task uses another task.
 
 mod code;
 pub mod context;
 pub mod db;
+mod formats;
 pub mod journal;
-mod load;
-mod load_target;
 mod mapping;
 pub mod mask;
 pub mod masking;
 mod os_user;
+mod pipeline;
 mod rejects;
 mod replicate;
 mod spark_log;

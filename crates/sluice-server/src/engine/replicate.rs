@@ -6,7 +6,7 @@
 
 use super::db::{self, Endpoint, ObjectName, Watermark};
 use super::journal::ChildReport;
-use super::load::{LoadPlan, TargetPlan, run_load};
+use super::pipeline::{LoadPlan, TableTarget, TargetPlan, run_load};
 use super::{EngineError, LiveCounters, RunContext, context};
 use crate::domain::load::{ObjectSource, Operation, ReplicationDef, ReplicationMode};
 use crate::domain::{Counters, Outcome, RunState};
@@ -209,69 +209,10 @@ async fn load_table(
         table: Some(t.to_string()),
         ..ObjectSource::default()
     };
-    let incremental = def.mode == ReplicationMode::Incremental;
     let keys = db::primary_key(src, t).await?;
     let object = t.to_string();
-    let watermark = if incremental {
-        let column = def
-            .watermarks
-            .get(&t.name)
-            .or(def.watermarks.get(&object))
-            .or(def.watermark.as_ref())
-            .ok_or_else(|| EngineError::Definition(format!("no watermark column for `{t}`")))?;
-        if keys.is_empty() {
-            return Err(EngineError::Definition(format!(
-                "incremental replication upserts on the primary key, and `{t}` has none"
-            )));
-        }
-        let after = ctx
-            .journal
-            .watermark(&object)
-            .await
-            .map_err(EngineError::Data)?;
-        ctx.log.info(format!(
-            "table `{t}`: rows with `{column}` after {}",
-            after
-                .as_deref()
-                .map(|a| format!("`{a}`"))
-                .unwrap_or_else(|| "the beginning".into())
-        ));
-        Some(Watermark {
-            column: column.clone(),
-            after,
-        })
-    } else {
-        None
-    };
-    let target = match (&def.target.connection, def.target.format, &def.target.path) {
-        (Some(conn), _, _) => TargetPlan::Table {
-            ep: ctx.endpoint(conn)?,
-            table: ObjectName {
-                schema: def.target.schema.clone(),
-                name: format!("{}{}", def.target.prefix.as_deref().unwrap_or(""), t.name),
-            },
-            operation: if incremental {
-                Operation::Upsert
-            } else {
-                Operation::Insert
-            },
-            keys,
-            truncate: !incremental,
-            create: true,
-        },
-        (None, Some(format), Some(dir)) => {
-            let dir = ctx.resolve_path(dir, None)?;
-            TargetPlan::File {
-                format,
-                path: dir.join(format!("{}.{}", t.name, context::extension(format))),
-            }
-        }
-        _ => {
-            return Err(EngineError::Definition(
-                "target: give a database `connection`, or a file `format` and `path`".into(),
-            ));
-        }
-    };
+    let watermark = watermark(def, ctx, t, &keys).await?;
+    let target = target(def, ctx, t, keys)?;
     let plan = LoadPlan {
         source: &source,
         target,
@@ -296,4 +237,83 @@ async fn load_table(
             .info(format!("table `{t}`: high-water mark now `{h}`"));
     }
     Ok(summary.rejected)
+}
+
+/// Where an incremental read of `t` starts: past the high-water mark the journal kept for it.
+/// `None` for a full copy.
+async fn watermark(
+    def: &ReplicationDef,
+    ctx: &RunContext,
+    t: &ObjectName,
+    keys: &[String],
+) -> Result<Option<Watermark>, EngineError> {
+    if def.mode != ReplicationMode::Incremental {
+        return Ok(None);
+    }
+    let object = t.to_string();
+    let column = def
+        .watermarks
+        .get(&t.name)
+        .or(def.watermarks.get(&object))
+        .or(def.watermark.as_ref())
+        .ok_or_else(|| EngineError::Definition(format!("no watermark column for `{t}`")))?;
+    if keys.is_empty() {
+        return Err(EngineError::Definition(format!(
+            "incremental replication upserts on the primary key, and `{t}` has none"
+        )));
+    }
+    let after = ctx
+        .journal
+        .watermark(&object)
+        .await
+        .map_err(EngineError::Data)?;
+    ctx.log.info(format!(
+        "table `{t}`: rows with `{column}` after {}",
+        after
+            .as_deref()
+            .map(|a| format!("`{a}`"))
+            .unwrap_or_else(|| "the beginning".into())
+    ));
+    Ok(Some(Watermark {
+        column: column.clone(),
+        after,
+    }))
+}
+
+/// Where table `t` goes: a table of the target database (created when missing; truncated and
+/// filled for a full copy, upserted on the primary key for an incremental one), or a file.
+fn target(
+    def: &ReplicationDef,
+    ctx: &RunContext,
+    t: &ObjectName,
+    keys: Vec<String>,
+) -> Result<TargetPlan, EngineError> {
+    let incremental = def.mode == ReplicationMode::Incremental;
+    match (&def.target.connection, def.target.format, &def.target.path) {
+        (Some(conn), _, _) => Ok(TargetPlan::Table(TableTarget {
+            ep: ctx.endpoint(conn)?,
+            table: ObjectName {
+                schema: def.target.schema.clone(),
+                name: format!("{}{}", def.target.prefix.as_deref().unwrap_or(""), t.name),
+            },
+            operation: if incremental {
+                Operation::Upsert
+            } else {
+                Operation::Insert
+            },
+            keys,
+            truncate: !incremental,
+            create: true,
+        })),
+        (None, Some(format), Some(dir)) => {
+            let dir = ctx.resolve_path(dir, None)?;
+            Ok(TargetPlan::File {
+                format,
+                path: dir.join(format!("{}.{}", t.name, context::extension(format))),
+            })
+        }
+        _ => Err(EngineError::Definition(
+            "target: give a database `connection`, or a file `format` and `path`".into(),
+        )),
+    }
 }

@@ -253,5 +253,4 @@ impl ApiSnapshot {
 }
 
 #[cfg(test)]
-#[path = "spark_log_tests.rs"]
 mod tests;

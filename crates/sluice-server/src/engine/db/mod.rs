@@ -6,10 +6,13 @@
 //! can hold, or into the reason it cannot, so every database rejects rows the same way.
 
 pub mod build;
+#[cfg(test)]
+mod conformance;
 pub mod mysql;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
+mod staged;
 pub mod types;
 pub mod value;
 

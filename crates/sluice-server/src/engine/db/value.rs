@@ -474,5 +474,4 @@ fn coerce_value<'a>(v: Val<'a>, ty: &TargetType) -> Result<Val<'a>, String> {
 }
 
 #[cfg(test)]
-#[path = "value_tests.rs"]
 mod tests;

@@ -2,11 +2,11 @@
 //! multi-row prepared INSERTs (binary protocol, no escaping). InnoDB undoes just the failed
 //! statement when a row is refused, so a refused statement is split in halves until the refused
 //! rows stand alone, and those become rejects with the server's message. Update, upsert and delete
-//! load a temporary staging table and apply it at commit, like the other databases.
+//! load a temporary staging table, applied at commit by the shared staged apply (`db::staged`).
 
 use super::{DIALECT, connect, my_err, my_message};
 use crate::engine::EngineError;
-use crate::engine::db::sql::{SEQ, STAGING};
+use crate::engine::db::staged::{self, StagingSession};
 use crate::engine::db::types::canonicalize;
 use crate::engine::db::value::{Column, Val, coerce, format_decimal};
 use crate::engine::db::{
@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{Datelike, Timelike};
 use datafusion::arrow::record_batch::RecordBatch;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Value};
+use mysql_async::{Conn, Row, Value};
 use std::ops::Range;
 
 /// The most placeholders one prepared statement may have.
@@ -49,13 +49,7 @@ pub async fn open_writer(
     let mut setup = Vec::new();
     if staged {
         // Before the transaction: CREATE TEMPORARY TABLE does not commit, but keep it outside.
-        setup.push(format!(
-            "CREATE TEMPORARY TABLE {stg} ({seq} BIGINT AUTO_INCREMENT PRIMARY KEY) SELECT {cols} FROM {t} LIMIT 0",
-            stg = DIALECT.quote(STAGING),
-            seq = DIALECT.quote(SEQ),
-            cols = DIALECT.columns(&names, None),
-            t = DIALECT.table(&spec.table),
-        ));
+        setup.extend(DIALECT.create_staging(&spec.table, &names));
     }
     setup.push("START TRANSACTION".into());
     if spec.truncate {
@@ -65,7 +59,7 @@ pub async fn open_writer(
         conn.query_drop(sql).await.map_err(|e| my_err(ep, e))?;
     }
     let into = if staged {
-        DIALECT.quote(STAGING)
+        DIALECT.staging()
     } else {
         DIALECT.table(&spec.table)
     };
@@ -188,55 +182,40 @@ impl MyWriter {
         }
         Ok(written)
     }
+}
 
-    async fn apply_staged(&mut self) -> Result<Applied, EngineError> {
-        let mut a = Applied::default();
-        let stg = DIALECT.quote(STAGING);
-        let seq = DIALECT.quote(SEQ);
-        let keys = DIALECT.columns(&self.spec.keys, None);
-        // MySQL cannot open a temporary table twice in one statement: collect the repeated keys'
-        // earlier rows (the last row wins) in a second one, then delete them.
-        self.exec(format!(
-            "CREATE TEMPORARY TABLE __sluice_dups (seq BIGINT PRIMARY KEY) SELECT {seq} AS seq \
-             FROM (SELECT {seq}, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {seq} DESC) AS rn FROM {stg}) d \
-             WHERE rn > 1"
-        ))
-        .await?;
-        a.skipped += self
-            .exec(format!(
-                "DELETE s FROM {stg} s JOIN __sluice_dups d ON s.{seq} = d.seq"
-            ))
-            .await?;
-        self.exec("DROP TEMPORARY TABLE __sluice_dups".into())
-            .await?;
-        let staged: Option<u64> = self
-            .conn
-            .query_first(format!("SELECT COUNT(*) FROM {stg}"))
+/// The writer's connection as the staged apply uses it.
+struct MySession<'a> {
+    conn: &'a mut Conn,
+    ep: &'a Endpoint,
+}
+
+#[async_trait]
+impl StagingSession for MySession<'_> {
+    async fn execute(&mut self, sql: &str) -> Result<u64, EngineError> {
+        self.conn
+            .query_drop(sql)
             .await
-            .map_err(|e| my_err(&self.ep, e))?;
-        let (t, cols, keys) = (
-            self.spec.table.clone(),
-            self.names.clone(),
-            self.spec.keys.clone(),
-        );
-        match self.spec.operation {
-            Operation::Update | Operation::Upsert => {
-                let update = DIALECT.update_from_staging(&t, &cols, &keys);
-                if !update.is_empty() {
-                    a.updates = self.exec(update).await?;
-                }
-                if self.spec.operation == Operation::Upsert {
-                    a.inserts = self.exec(DIALECT.insert_missing(&t, &cols, &keys)).await?;
-                }
-            }
-            Operation::Delete => a.deletes = self.exec(DIALECT.delete_matching(&t, &keys)).await?,
-            Operation::Insert => {}
-        }
-        a.skipped += staged
-            .unwrap_or(0)
-            .saturating_sub(a.updates + a.inserts + a.deletes);
-        self.exec(format!("DELETE FROM {stg}")).await?;
-        Ok(a)
+            .map_err(|e| my_err(self.ep, e))?;
+        Ok(self.conn.affected_rows())
+    }
+
+    async fn integers(&mut self, sql: &str) -> Result<Vec<u64>, EngineError> {
+        let row: Option<Row> = self
+            .conn
+            .query_first(sql)
+            .await
+            .map_err(|e| my_err(self.ep, e))?;
+        let Some(row) = row else {
+            return Ok(Vec::new());
+        };
+        (0..row.len())
+            .map(|i| match row.get_opt::<u64, usize>(i) {
+                Some(Ok(n)) => Ok(n),
+                Some(Err(e)) => Err(EngineError::Data(format!("MySQL `{}`: {e}", self.ep.name))),
+                None => Ok(0),
+            })
+            .collect()
     }
 }
 
@@ -280,7 +259,11 @@ impl TableWriter for MyWriter {
 
     async fn commit(&mut self) -> Result<Applied, EngineError> {
         let applied = if self.staged {
-            self.apply_staged().await?
+            let mut session = MySession {
+                conn: &mut self.conn,
+                ep: &self.ep,
+            };
+            staged::apply(&mut session, DIALECT, &self.spec, &self.names).await?
         } else {
             Applied {
                 inserts: std::mem::take(&mut self.inserted),

@@ -3,17 +3,17 @@
 //! Inserts COPY straight into the target, each batch under a savepoint: when PostgreSQL refuses a
 //! batch (a duplicate key, a check or foreign-key constraint), the batch is split in halves until
 //! the refused rows are alone, and those become rejects with PostgreSQL's reason. Update, upsert
-//! and delete COPY into a temporary staging table and apply it with set-based statements at
-//! commit. Nothing is visible to others before commit; a dropped writer's connection rolls back.
+//! and delete COPY into a temporary staging table, applied at commit by the shared staged apply
+//! (`db::staged`), which upserts through ON CONFLICT when a unique index covers the keys. Nothing is visible to others before commit; a dropped writer's connection rolls back.
 
 use super::binary::{Enc, HEADER, TRAILER, put_field};
 use super::{DIALECT, columns_of, connect, pg_err, pg_message};
 use crate::engine::EngineError;
-use crate::engine::db::sql::{SEQ, STAGING};
+use crate::engine::db::staged::{self, StagingSession};
 use crate::engine::db::types::canonicalize;
 use crate::engine::db::value::{Column, coerce};
 use crate::engine::db::{
-    Applied, Endpoint, Operation, RejectedRow, RowReject, TableWriter, WriteSpec,
+    Applied, Endpoint, ObjectName, Operation, RejectedRow, RowReject, TableWriter, WriteSpec,
 };
 use async_trait::async_trait;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -22,7 +22,8 @@ use futures::SinkExt;
 use std::ops::Range;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
-use tokio_postgres::Client;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Row};
 
 pub async fn open_writer(
     ep: &Endpoint,
@@ -62,18 +63,11 @@ pub async fn open_writer(
             .map_err(|e| pg_err(ep, e))?;
     }
     let into = if staged {
-        // Only the mapped columns, without constraints: refusals come from the apply statements.
         client
-            .batch_execute(&format!(
-                "CREATE TEMP TABLE {stg} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {quoted} WITH NO DATA; \
-                 ALTER TABLE {stg} ADD COLUMN {seq} bigserial",
-                stg = DIALECT.quote(STAGING),
-                cols = DIALECT.columns(&names, None),
-                seq = DIALECT.quote(SEQ),
-            ))
+            .batch_execute(&DIALECT.create_staging(&spec.table, &names).join("; "))
             .await
             .map_err(|e| pg_err(ep, e))?;
-        DIALECT.quote(STAGING)
+        DIALECT.staging()
     } else {
         quoted
     };
@@ -215,132 +209,64 @@ impl PgWriter {
             })
             .collect())
     }
+}
 
-    async fn exec(&self, sql: &str) -> Result<u64, EngineError> {
+/// The writer's connection as the staged apply uses it.
+struct PgSession<'a> {
+    client: &'a Client,
+    ep: &'a Endpoint,
+}
+
+/// A count or truth from a query's row, whichever integer type PostgreSQL answered with.
+fn integer(row: &Row, i: usize) -> Result<u64, tokio_postgres::Error> {
+    Ok(match *row.columns()[i].type_() {
+        Type::BOOL => row.try_get::<_, bool>(i)? as u64,
+        Type::INT2 => row.try_get::<_, i16>(i)? as u64,
+        Type::INT4 => row.try_get::<_, i32>(i)? as u64,
+        _ => row.try_get::<_, i64>(i)? as u64,
+    })
+}
+
+#[async_trait]
+impl StagingSession for PgSession<'_> {
+    async fn execute(&mut self, sql: &str) -> Result<u64, EngineError> {
         self.client
             .execute(sql, &[])
             .await
-            .map_err(|e| pg_err(&self.ep, e))
+            .map_err(|e| pg_err(self.ep, e))
     }
 
-    /// Removes staged rows that repeat a key; answers how many. Inserts keep the first of them,
-    /// the other operations the last (as if the rows had been applied one after the other).
-    async fn drop_duplicates(&self, keep_first: bool) -> Result<u64, EngineError> {
-        let order = if keep_first { "ASC" } else { "DESC" };
-        self.exec(&format!(
-            "DELETE FROM {stg} WHERE {seq} IN (SELECT {seq} FROM (SELECT {seq}, ROW_NUMBER() OVER \
-             (PARTITION BY {keys} ORDER BY {seq} {order}) AS rn FROM {stg}) d WHERE rn > 1)",
-            stg = DIALECT.quote(STAGING),
-            seq = DIALECT.quote(SEQ),
-            keys = DIALECT.columns(&self.spec.keys, None),
-        ))
-        .await
+    async fn integers(&mut self, sql: &str) -> Result<Vec<u64>, EngineError> {
+        let row = self
+            .client
+            .query_one(sql, &[])
+            .await
+            .map_err(|e| pg_err(self.ep, e))?;
+        (0..row.len())
+            .map(|i| integer(&row, i).map_err(|e| pg_err(self.ep, e)))
+            .collect()
     }
 
-    /// Whether the target has a unique index on exactly the key columns (so ON CONFLICT works).
-    async fn unique_on_keys(&self) -> Result<bool, EngineError> {
-        let mut keys = self.spec.keys.clone();
+    /// ON CONFLICT needs a unique index on exactly the key columns, without a predicate.
+    async fn unique_on_keys(
+        &mut self,
+        table: &ObjectName,
+        keys: &[String],
+    ) -> Result<bool, EngineError> {
+        let mut keys = keys.to_vec();
         keys.sort();
         let row = self
             .client
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1)                    AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL                    AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a                         WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = $2::text[])",
-                &[&DIALECT.table(&self.spec.table), &keys],
+                "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) \
+                 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL \
+                 AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a \
+                      WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = $2::text[])",
+                &[&DIALECT.table(table), &keys],
             )
             .await
-            .map_err(|e| pg_err(&self.ep, e))?;
+            .map_err(|e| pg_err(self.ep, e))?;
         Ok(row.get(0))
-    }
-
-    /// Upsert through the unique index: one statement, index lookups instead of two joins;
-    /// unchanged rows are left alone. Answers (inserted, updated).
-    async fn upsert_on_conflict(&self) -> Result<(u64, u64), EngineError> {
-        let (cols, keys) = (&self.names, &self.spec.keys);
-        let non_keys: Vec<&String> = cols.iter().filter(|c| !keys.contains(c)).collect();
-        let action = if non_keys.is_empty() {
-            "DO NOTHING".to_string()
-        } else {
-            let set = non_keys
-                .iter()
-                .map(|c| format!("{q} = EXCLUDED.{q}", q = DIALECT.quote(c)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mine = non_keys
-                .iter()
-                .map(|c| format!("__t.{}", DIALECT.quote(c)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let theirs = non_keys
-                .iter()
-                .map(|c| format!("EXCLUDED.{}", DIALECT.quote(c)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!("DO UPDATE SET {set} WHERE ROW({mine}) IS DISTINCT FROM ROW({theirs})")
-        };
-        // xmax is 0 on a freshly inserted row version and set on an updated one.
-        let sql = format!(
-            "WITH r AS (INSERT INTO {t} AS __t ({c}) SELECT {c} FROM {stg} ON CONFLICT ({k}) {action}              RETURNING (xmax = 0) AS ins)              SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM r",
-            t = DIALECT.table(&self.spec.table),
-            c = DIALECT.columns(cols, None),
-            stg = DIALECT.quote(STAGING),
-            k = DIALECT.columns(keys, None),
-        );
-        let row = self
-            .client
-            .query_one(&sql, &[])
-            .await
-            .map_err(|e| pg_err(&self.ep, e))?;
-        Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
-    }
-
-    async fn apply_staged(&self) -> Result<Applied, EngineError> {
-        let mut a = Applied::default();
-        let stg = DIALECT.quote(STAGING);
-        // Temporary tables are never auto-analysed; the apply joins need real statistics.
-        self.exec(&format!("ANALYZE {stg}")).await?;
-        // Finding no repeated key is cheaper than the window that removes them.
-        let repeated: bool = self
-            .client
-            .query_one(
-                &format!(
-                    "SELECT EXISTS (SELECT 1 FROM {stg} GROUP BY {} HAVING count(*) > 1)",
-                    DIALECT.columns(&self.spec.keys, None)
-                ),
-                &[],
-            )
-            .await
-            .map_err(|e| pg_err(&self.ep, e))?
-            .get(0);
-        if repeated {
-            a.skipped += self.drop_duplicates(false).await?;
-        }
-        let staged: i64 = self
-            .client
-            .query_one(&format!("SELECT count(*) FROM {stg}"), &[])
-            .await
-            .map_err(|e| pg_err(&self.ep, e))?
-            .get(0);
-        let (t, cols, keys) = (&self.spec.table, &self.names, &self.spec.keys);
-        match self.spec.operation {
-            Operation::Upsert if self.unique_on_keys().await? => {
-                let (ins, upd) = self.upsert_on_conflict().await?;
-                a.inserts = ins;
-                a.updates = upd;
-            }
-            Operation::Update | Operation::Upsert => {
-                let update = DIALECT.update_from_staging(t, cols, keys);
-                if !update.is_empty() {
-                    a.updates = self.exec(&update).await?;
-                }
-                if self.spec.operation == Operation::Upsert {
-                    a.inserts = self.exec(&DIALECT.insert_missing(t, cols, keys)).await?;
-                }
-            }
-            Operation::Delete => a.deletes = self.exec(&DIALECT.delete_matching(t, keys)).await?,
-            Operation::Insert => {}
-        }
-        a.skipped += (staged as u64).saturating_sub(a.updates + a.inserts + a.deletes);
-        Ok(a)
     }
 }
 
@@ -399,7 +325,11 @@ impl TableWriter for PgWriter {
     async fn commit(&mut self) -> Result<Applied, EngineError> {
         let late = self.settle().await?;
         let mut applied = if self.staged {
-            self.apply_staged().await?
+            let mut session = PgSession {
+                client: &self.client,
+                ep: &self.ep,
+            };
+            staged::apply(&mut session, DIALECT, &self.spec, &self.names).await?
         } else {
             Applied {
                 inserts: std::mem::take(&mut self.inserted),

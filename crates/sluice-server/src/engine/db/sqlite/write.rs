@@ -1,11 +1,12 @@
 //! Transactional writes to SQLite: one `BEGIN IMMEDIATE` transaction on one connection, rows
 //! inserted with one prepared statement (SQLite refuses a row's constraint violation without
 //! undoing the others, so each refused row is a reject with SQLite's reason). Update, upsert and
-//! delete load a temporary staging table and apply it at commit, like the other databases.
+//! delete load a temporary staging table, applied at commit by the shared staged apply
+//! (`db::staged`).
 
 use super::{DIALECT, columns_of, connect, lite_err};
 use crate::engine::EngineError;
-use crate::engine::db::sql::STAGING;
+use crate::engine::db::staged::{self, StagingSession};
 use crate::engine::db::types::canonicalize;
 use crate::engine::db::value::{Column, Val, coerce, format_decimal};
 use crate::engine::db::{
@@ -13,10 +14,9 @@ use crate::engine::db::{
 };
 use async_trait::async_trait;
 use datafusion::arrow::record_batch::RecordBatch;
-use sqlx::Sqlite;
-use sqlx::SqliteConnection;
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
+use sqlx::{Row, Sqlite, SqliteConnection};
 
 pub async fn open_writer(
     ep: &Endpoint,
@@ -51,21 +51,13 @@ pub async fn open_writer(
             .map_err(|e| lite_err(ep, e))?;
     }
     let into = if staged {
-        for sql in [
-            format!("DROP TABLE IF EXISTS temp.{}", DIALECT.quote(STAGING)),
-            format!(
-                "CREATE TEMP TABLE {stg} AS SELECT {cols} FROM {t} LIMIT 0",
-                stg = DIALECT.quote(STAGING),
-                cols = DIALECT.columns(&names, None),
-                t = DIALECT.table(&spec.table),
-            ),
-        ] {
+        for sql in DIALECT.create_staging(&spec.table, &names) {
             sqlx::query(&sql)
                 .execute(&mut conn)
                 .await
                 .map_err(|e| lite_err(ep, e))?;
         }
-        format!("temp.{}", DIALECT.quote(STAGING))
+        DIALECT.staging()
     } else {
         DIALECT.table(&spec.table)
     };
@@ -157,43 +149,36 @@ impl LiteWriter {
             .map(|r| r.rows_affected())
             .map_err(|e| lite_err(&self.ep, e))
     }
+}
 
-    async fn apply_staged(&mut self) -> Result<Applied, EngineError> {
-        let mut a = Applied::default();
-        let stg = format!("temp.{}", DIALECT.quote(STAGING));
-        // Repeated keys: the last row wins (as if applied one after the other).
-        a.skipped += self
-            .exec(&format!(
-                "DELETE FROM {stg} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER \
-                 (PARTITION BY {keys} ORDER BY rowid DESC) AS rn FROM {stg}) WHERE rn > 1)",
-                keys = DIALECT.columns(&self.spec.keys, None),
-            ))
-            .await?;
-        let staged: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {stg}"))
-            .fetch_one(&mut self.conn)
+/// The writer's connection as the staged apply uses it.
+struct LiteSession<'a> {
+    conn: &'a mut SqliteConnection,
+    ep: &'a Endpoint,
+}
+
+#[async_trait]
+impl StagingSession for LiteSession<'_> {
+    async fn execute(&mut self, sql: &str) -> Result<u64, EngineError> {
+        sqlx::query(sql)
+            .execute(&mut *self.conn)
             .await
-            .map_err(|e| lite_err(&self.ep, e))?;
-        let (t, cols, keys) = (
-            self.spec.table.clone(),
-            self.names.clone(),
-            self.spec.keys.clone(),
-        );
-        match self.spec.operation {
-            Operation::Update | Operation::Upsert => {
-                let update = DIALECT.update_from_staging(&t, &cols, &keys);
-                if !update.is_empty() {
-                    a.updates = self.exec(&update).await?;
-                }
-                if self.spec.operation == Operation::Upsert {
-                    a.inserts = self.exec(&DIALECT.insert_missing(&t, &cols, &keys)).await?;
-                }
-            }
-            Operation::Delete => a.deletes = self.exec(&DIALECT.delete_matching(&t, &keys)).await?,
-            Operation::Insert => {}
-        }
-        a.skipped += (staged as u64).saturating_sub(a.updates + a.inserts + a.deletes);
-        self.exec(&format!("DELETE FROM {stg}")).await?;
-        Ok(a)
+            .map(|r| r.rows_affected())
+            .map_err(|e| lite_err(self.ep, e))
+    }
+
+    async fn integers(&mut self, sql: &str) -> Result<Vec<u64>, EngineError> {
+        let row = sqlx::query(sql)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(|e| lite_err(self.ep, e))?;
+        (0..row.len())
+            .map(|i| {
+                row.try_get::<i64, _>(i)
+                    .map(|n| n as u64)
+                    .map_err(|e| lite_err(self.ep, e))
+            })
+            .collect()
     }
 }
 
@@ -254,7 +239,11 @@ impl TableWriter for LiteWriter {
 
     async fn commit(&mut self) -> Result<Applied, EngineError> {
         let applied = if self.staged {
-            self.apply_staged().await?
+            let mut session = LiteSession {
+                conn: &mut self.conn,
+                ep: &self.ep,
+            };
+            staged::apply(&mut session, DIALECT, &self.spec, &self.names).await?
         } else {
             Applied {
                 inserts: std::mem::take(&mut self.inserted),

@@ -2,13 +2,13 @@
 //! or a database table through its transactional writer — with rejects, the error threshold, batch
 //! commits, live counters and stops.
 
-use super::db::{self, TableWriter};
-use super::load::BatchTransform;
-use super::mapping::{classify, sink::Sink, source::RunShared};
-use super::rejects::Rejects;
-use super::{EngineError, LiveCounters, RunContext};
+use super::{BatchTransform, classify};
 use crate::domain::load::LoadOptions;
 use crate::domain::task::FileFormat;
+use crate::engine::db::{self, TableWriter};
+use crate::engine::formats::{RunShared, Sink};
+use crate::engine::rejects::Rejects;
+use crate::engine::{EngineError, LiveCounters, RunContext};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::SendableRecordBatchStream;
@@ -218,41 +218,11 @@ async fn load_rows(
                 concat_batches(&schema, &pending).map_err(|e| EngineError::Data(e.to_string()))?;
             pending.clear();
             pending_rows = 0;
-            let batch = transform(t, batch)?;
-            let refused = tokio::select! {
-                biased;
-                _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
-                r = writer.write(&batch) => r?,
-            };
-            add(rejects, Some(&batch), &refused)?;
-            LiveCounters::add(&progress.counters.target_rows_failed, refused.len() as u64);
-            let ok = (batch.num_rows() - refused.len()) as u64;
-            progress.wrote(ok);
-            since_commit += batch.num_rows() as u64;
-            if let Some(limit) = options.error_threshold
-                && count(rejects) > limit
-            {
-                return Err(EngineError::Data(format!(
-                    "{} rows were rejected, more than the task's error threshold of {limit}",
-                    count(rejects)
-                )));
-            }
+            since_commit += write_batch(writer, batch, ctx, t, options, rejects, progress).await?;
             if let Some(every) = options.commit_every
                 && since_commit >= every.max(1)
             {
-                let a = writer.commit().await?;
-                add(rejects, None, &a.rejects)?;
-                LiveCounters::add(
-                    &progress.counters.target_rows_failed,
-                    a.rejects.len() as u64,
-                );
-                progress.committed(&a);
-                ctx.log.info(format!(
-                    "committed: {} inserted, {} updated, {} deleted so far",
-                    progress.counters.inserts.load(Ordering::Relaxed),
-                    progress.counters.updates.load(Ordering::Relaxed),
-                    progress.counters.deletes.load(Ordering::Relaxed)
-                ));
+                commit_so_far(writer, ctx, rejects, progress).await?;
                 since_commit = 0;
             }
             if ctx.stop.graceful.is_cancelled() {
@@ -263,4 +233,59 @@ async fn load_rows(
             return Ok(());
         }
     }
+}
+
+/// Hands one batch (transformed) to the writer; its refused rows become rejects, which may pass
+/// the error threshold. Answers the rows handed over.
+async fn write_batch(
+    writer: &mut dyn TableWriter,
+    batch: RecordBatch,
+    ctx: &RunContext,
+    t: &Option<BatchTransform>,
+    options: &LoadOptions,
+    rejects: &Mutex<Rejects>,
+    progress: &mut Progress<'_>,
+) -> Result<u64, EngineError> {
+    let batch = transform(t, batch)?;
+    let refused = tokio::select! {
+        biased;
+        _ = ctx.stop.immediate.cancelled() => return Err(EngineError::Stopped),
+        r = writer.write(&batch) => r?,
+    };
+    add(rejects, Some(&batch), &refused)?;
+    LiveCounters::add(&progress.counters.target_rows_failed, refused.len() as u64);
+    let ok = (batch.num_rows() - refused.len()) as u64;
+    progress.wrote(ok);
+    if let Some(limit) = options.error_threshold
+        && count(rejects) > limit
+    {
+        return Err(EngineError::Data(format!(
+            "{} rows were rejected, more than the task's error threshold of {limit}",
+            count(rejects)
+        )));
+    }
+    Ok(batch.num_rows() as u64)
+}
+
+/// A batch commit (`commit_every`): what the writer applied so far becomes permanent and counted.
+async fn commit_so_far(
+    writer: &mut dyn TableWriter,
+    ctx: &RunContext,
+    rejects: &Mutex<Rejects>,
+    progress: &mut Progress<'_>,
+) -> Result<(), EngineError> {
+    let a = writer.commit().await?;
+    add(rejects, None, &a.rejects)?;
+    LiveCounters::add(
+        &progress.counters.target_rows_failed,
+        a.rejects.len() as u64,
+    );
+    progress.committed(&a);
+    ctx.log.info(format!(
+        "committed: {} inserted, {} updated, {} deleted so far",
+        progress.counters.inserts.load(Ordering::Relaxed),
+        progress.counters.updates.load(Ordering::Relaxed),
+        progress.counters.deletes.load(Ordering::Relaxed)
+    ));
+    Ok(())
 }
