@@ -6,7 +6,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn bad_requests_get_clear_errors() {
-    let server = TestServer::start().await;
+    let app = TestApp::spawn().await;
     let cases: Vec<(Method, &str, Option<serde_json::Value>, u16, &str)> = vec![
         (
             Method::POST,
@@ -133,46 +133,36 @@ async fn bad_requests_get_clear_errors() {
         ),
     ];
     for (method, path, body, status, code) in cases {
-        let (got, answer) = server.call(method.clone(), path, body.clone()).await;
-        assert_eq!(
-            (got, answer["code"].as_str()),
-            (status, Some(code)),
-            "{method} {path} {body:?}: {answer}"
-        );
-        assert!(!answer["message"].as_str().unwrap().is_empty());
+        let call = match &body {
+            Some(b) => app.send(method.clone(), path, b),
+            None => app.request(method.clone(), path),
+        };
+        let answer = call.expect_error(status).await;
+        assert_eq!(answer.code, code, "{method} {path} {body:?}: {answer:?}");
+        assert!(!answer.message.is_empty());
     }
     // Malformed JSON and a wrong content type.
-    let resp = server
+    let runs = app.endpoint("/api/v1/runs");
+    let malformed = app
         .http
-        .post(format!("{}/api/v1/runs", server.url))
-        .bearer_auth(&server.token)
+        .post(&runs)
+        .bearer_auth(&app.token)
         .header("content-type", "application/json")
-        .body("{\"task\": ")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["code"], "invalid_request");
-    let resp = server
-        .http
-        .post(format!("{}/api/v1/runs", server.url))
-        .bearer_auth(&server.token)
-        .body("task=x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 415);
-    let (status, stop) = server
-        .post(
-            "/api/v1/runs/00000000-0000-0000-0000-000000000000/stop",
-            json!({"mode": "sideways"}),
-        )
+        .body("{\"task\": ");
+    let e = Call::<()>::new(malformed, "POST /api/v1/runs")
+        .expect_error(400)
         .await;
-    assert_eq!(
-        (status, stop["code"].as_str()),
-        (400, Some("invalid_request"))
-    );
+    assert_eq!(e.code, "invalid_request");
+    let form = app.http.post(&runs).bearer_auth(&app.token).body("task=x");
+    Call::<()>::new(form, "POST /api/v1/runs")
+        .expect_status(415)
+        .await;
+    let e = app
+        .runs()
+        .stop("00000000-0000-0000-0000-000000000000", Some("sideways"))
+        .expect_error(400)
+        .await;
+    assert_eq!(e.code, "invalid_request");
 }
 
 const GOOD: &str = r#"type = "MTT"
@@ -198,8 +188,8 @@ async fn bad_definition_files_are_reported_with_file_and_field_and_do_not_stop_t
         ),
         ("sales/not_toml.toml", "this is not toml ]["),
     ]);
-    let server = TestServer::start_with(defs.path(), None, &[]).await;
-    let log = server.server_log();
+    let app = TestApp::spawn_with(defs.path(), None, &[]).await;
+    let log = app.server_log();
     let root = defs.path().canonicalize().unwrap();
     let expected = format!(
         "{}: source.path: file not found",
@@ -208,35 +198,28 @@ async fn bad_definition_files_are_reported_with_file_and_field_and_do_not_stop_t
     assert!(log.contains(&expected), "{expected}\n---\n{log}");
     assert!(log.contains("sales/broken.toml: sources[0].name"), "{log}");
     assert!(log.contains("sales/not_toml.toml: toml:"), "{log}");
-    let run = server.start_run("ok/good", json!({})).await;
-    let done = server.wait_end(&run, 60).await;
+    let run = app.start_run("ok/good", &[]).await;
+    let done = app.wait_end(&run, 60).await;
     assert_eq!(
-        done["state"], "completed",
-        "the good file still works: {done}"
+        done.state, "completed",
+        "the good file still works: {done:?}"
     );
 
     // The same checks over the API: 422, one line per problem, the good file applied. Tasks
     // defined through the API read files in their org's area (or a connection's root) only.
-    let area = server.org_area(&server.token).await;
+    let area = app.org_area().await;
     std::fs::write(area.join("orders.csv"), "order_id\n1\n").unwrap();
-    let (status, report) = server
-        .post(
-            "/api/v1/definitions/apply",
-            json!({"files": [
+    let report = app
+        .api()
+        .apply_definitions(json!({"files": [
                 {"path": "api/bad.toml", "content": "type = \"MTT\"\n[target]\nformat = \"csv\"\npath = \"x\"\n"},
                 {"path": "api/good.toml", "content": GOOD},
                 {"path": "api/outside.toml", "content": GOOD.replace("orders.csv", "/dev/null")},
                 {"path": "../escape.toml", "content": GOOD},
-            ]}),
-        )
+            ]}))
+        .expect(422)
         .await;
-    assert_eq!(status, 422, "{report}");
-    let errors: Vec<&str> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e.as_str().unwrap())
-        .collect();
+    let errors = &report.errors;
     assert!(
         errors
             .iter()
@@ -254,7 +237,7 @@ async fn bad_definition_files_are_reported_with_file_and_field_and_do_not_stop_t
                 && e.contains("relative path")),
         "{errors:?}"
     );
-    assert_eq!(report["created"], json!(["api/good"]));
+    assert_eq!(report.created, ["api/good"]);
 }
 
 #[tokio::test]
@@ -280,26 +263,21 @@ path = "${sluice.data_dir}/good_rows.csv"
         ("lenient.toml", task),
         ("strict.toml", &strict),
     ]);
-    let server = TestServer::start_with(defs.path(), None, &[]).await;
-    let run = server.start_run("lenient", json!({})).await;
-    let done = server.wait_end(&run, 60).await;
-    assert_eq!(done["state"], "completed_with_errors", "{done}");
-    assert_eq!(done["counters"]["source_rows_read"], 6);
-    assert_eq!(done["counters"]["source_rows_failed"], 3);
-    assert_eq!(done["counters"]["target_rows_written"], 3);
-    let out = std::fs::read_to_string(server.data_dir.join("good_rows.csv")).unwrap();
+    let app = TestApp::spawn_with(defs.path(), None, &[]).await;
+    let run = app.start_run("lenient", &[]).await;
+    let done = app.wait_end(&run, 60).await;
+    assert_eq!(done.state, "completed_with_errors", "{done:?}");
+    assert_eq!(done.counters.source_rows_read, 6);
+    assert_eq!(done.counters.source_rows_failed, 3);
+    assert_eq!(done.counters.target_rows_written, 3);
+    let out = std::fs::read_to_string(app.data_dir.join("good_rows.csv")).unwrap();
     let ids: Vec<&str> = out
         .lines()
         .skip(1)
         .map(|l| l.split(',').next().unwrap())
         .collect();
     assert_eq!(ids, vec!["1", "3", "6"]);
-    let warnings: Vec<String> = server
-        .log(&done, "warn")
-        .await
-        .iter()
-        .map(|l| l["message"].as_str().unwrap().to_string())
-        .collect();
+    let warnings = app.messages(&done, "warn").await;
     for line in ["line 3", "line 5", "line 6"] {
         assert!(
             warnings.iter().any(|w| w.contains(line)),
@@ -307,9 +285,12 @@ path = "${sluice.data_dir}/good_rows.csv"
         );
     }
 
-    let run = server.start_run("strict", json!({})).await;
-    let done = server.wait_end(&run, 60).await;
-    assert_eq!(done["state"], "failed", "{done}");
-    assert!(done["error"].as_str().unwrap().contains("line 3"), "{done}");
-    assert!(!server.data_dir.join("strict_rows.csv").exists());
+    let run = app.start_run("strict", &[]).await;
+    let done = app.wait_end(&run, 60).await;
+    assert_eq!(done.state, "failed", "{done:?}");
+    assert!(
+        done.error.as_deref().unwrap().contains("line 3"),
+        "{done:?}"
+    );
+    assert!(!app.data_dir.join("strict_rows.csv").exists());
 }

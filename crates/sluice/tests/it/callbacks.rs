@@ -1,63 +1,34 @@
 //! Callback URLs are POSTed the ended run, and retried until the receiver answers 200.
 
 use super::support::*;
-use axum::{Json, Router, http::StatusCode, routing::post};
-use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
+use sluice_types::{RunView, StartRun};
 
 #[tokio::test]
 async fn callbacks_are_retried_until_received() {
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let calls = Arc::new(Mutex::new(0u32));
-    let (g, c) = (got.clone(), calls.clone());
-    let receiver = Router::new().route(
-        "/hook",
-        post(move |Json(body): Json<Value>| {
-            let (g, c) = (g.clone(), c.clone());
-            async move {
-                let mut n = c.lock().unwrap();
-                *n += 1;
-                // The first attempt fails: the notifier must try again.
-                if *n == 1 {
-                    return StatusCode::INTERNAL_SERVER_ERROR;
-                }
-                g.lock().unwrap().push(body);
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
-
-    let server = TestServer::start().await;
-    let (status, run) = server
-        .post(
-            "/api/v1/runs",
-            json!({"task": "gift_orders", "callback_url": format!("http://{addr}/hook")}),
-        )
+    // The first attempt fails: the notifier must try again.
+    let receiver = Receiver::builder()
+        .script([Reply::Status(500)])
+        .start()
         .await;
-    assert_eq!(status, 201, "{run}");
-    server.wait_end(&run, 120).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while got.lock().unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "callback never delivered"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let app = TestApp::spawn().await;
+    let start = StartRun {
+        task: "gift_orders".into(),
+        callback_url: Some(receiver.url("/hook")),
+        ..StartRun::default()
+    };
+    let run = app.runs().start(&start).expect(201).await;
+    app.wait_end(&run, 120).await;
+    let got = receiver.received(2, secs(30)).await;
+    assert_eq!(got.len(), 2);
+    for r in &got {
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/hook"));
+        assert!(r.header("content-type").starts_with("application/json"));
     }
-    assert_eq!(*calls.lock().unwrap(), 2);
-    let body = got.lock().unwrap()[0].clone();
-    assert_eq!(body["id"], run["id"]);
-    assert_eq!(body["state"], "completed");
-    assert_eq!(body["finished"], true);
-    let messages: Vec<String> = server
-        .log(&run, "info")
-        .await
-        .iter()
-        .map(|l| l["message"].as_str().unwrap().to_string())
-        .collect();
+    let body: RunView = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(body.id, run.id);
+    assert_eq!(body.state, "completed");
+    assert!(body.finished);
+    let messages = app.messages(&run, "info").await;
     assert!(
         messages.iter().any(|m| m.contains("failed (attempt 1)")),
         "{messages:?}"

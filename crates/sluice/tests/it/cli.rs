@@ -3,10 +3,10 @@
 use super::support::*;
 use std::process::Command;
 
-fn cli(server: &TestServer, args: &[&str]) -> std::process::Output {
+fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(args)
-        .env("SLUICE_URL", &server.url)
+        .env("SLUICE_URL", &app.url)
         .env("SLUICE_USER", ADMIN)
         .env("SLUICE_PASSWORD", ADMIN_PASSWORD)
         .env_remove("SLUICE_TOKEN")
@@ -16,9 +16,9 @@ fn cli(server: &TestServer, args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_wait_and_exit_codes() {
-    let server = TestServer::start().await;
+    let app = TestApp::spawn().await;
     let out = tokio::task::spawn_blocking({
-        let (url, token) = (server.url.clone(), server.token.clone());
+        let (url, token) = (app.url.clone(), app.token.clone());
         move || {
             Command::new(env!("CARGO_BIN_EXE_sluice"))
                 .args([
@@ -45,7 +45,7 @@ async fn run_wait_and_exit_codes() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("completed"));
 
-    let s = &server;
+    let s = &app;
     let nowait = tokio::task::block_in_place(|| cli(s, &["run", "gift_orders"]));
     assert_eq!(
         nowait.status.code(),
@@ -59,29 +59,26 @@ async fn run_wait_and_exit_codes() {
 
     let listed = tokio::task::block_in_place(|| cli(s, &["runs", "--json"]));
     assert_eq!(listed.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    assert!(v["runs"].as_array().unwrap().len() >= 2);
+    let v: sluice_types::RunList = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(v.runs.len() >= 2);
 }
 
 #[tokio::test]
 async fn the_task_table_shows_every_id_format() {
-    let server = TestServer::start().await;
-    let out = cli(&server, &["tasks", "--folder", "sales"]);
+    let app = TestApp::spawn().await;
+    let out = cli(&app, &["tasks", "--folder", "sales"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (_, tasks) = server.get("/api/v1/tasks?folder=sales").await;
-    for t in tasks.as_array().unwrap() {
-        for key in [
-            "path",
-            "id",
-            "iics_task_id",
-            "starfish_job_id",
-            "starfish_project_id",
+    let tasks = app.tasks().list("?folder=sales").expect(200).await;
+    for t in &tasks {
+        for id in [
+            t.path.clone(),
+            t.id.to_string(),
+            t.iics_task_id.clone(),
+            t.starfish_job_id.to_string(),
+            t.starfish_project_id.to_string(),
         ] {
-            assert!(
-                text.contains(t[key].as_str().unwrap()),
-                "{key} of {t} in\n{text}"
-            );
+            assert!(text.contains(&id), "{id} of {} in\n{text}", t.path);
         }
     }
 }

@@ -2,7 +2,6 @@
 //! clear reason and queued runs still run. SIGTERM stops running jobs at a safe point.
 
 use super::support::*;
-use serde_json::json;
 
 #[tokio::test]
 async fn sigkill_mid_run_is_resolved_after_restart_and_nothing_else_is_lost() {
@@ -22,30 +21,25 @@ async fn sigkill_mid_run_is_resolved_after_restart_and_nothing_else_is_lost() {
     ]);
     // One run at a time, so the quick run waits in the queue behind the slow one.
     let env = [("SLUICE_WORKER__CONCURRENCY", "1")];
-    let mut server = TestServer::start_with(defs.path(), Some(data.path()), &env).await;
-    let slow = server.start_run("slow", json!({})).await;
-    server
-        .wait_for(&slow, 60, |r| {
-            r["counters"]["source_rows_read"].as_u64().unwrap_or(0) > 0
-        })
+    let mut app = TestApp::spawn_with(defs.path(), Some(data.path()), &env).await;
+    let slow = app.start_run("slow", &[]).await;
+    app.wait_for(&slow, 60, |r| r.counters.source_rows_read > 0)
         .await;
-    let queued = server.start_run("quick", json!({})).await;
-    assert_eq!(queued["state"], "queued");
-    server.kill();
+    let queued = app.start_run("quick", &[]).await;
+    assert_eq!(queued.state, "queued");
+    app.kill();
 
-    let server = TestServer::start_with(defs.path(), Some(data.path()), &env).await;
-    let (_, lost) = server
-        .get(&format!("/api/v1/runs/{}", slow["id"].as_str().unwrap()))
-        .await;
-    assert_eq!(lost["state"], "failed", "{lost}");
+    let app = TestApp::spawn_with(defs.path(), Some(data.path()), &env).await;
+    let lost = app.runs().get(&slow).expect(200).await;
+    assert_eq!(lost.state, "failed", "{lost:?}");
     assert!(
-        lost["error"].as_str().unwrap().contains("interrupted"),
-        "{lost}"
+        lost.error.as_deref().unwrap().contains("interrupted"),
+        "{lost:?}"
     );
-    let done = server.wait_end(&queued, 120).await;
+    let done = app.wait_end(&queued, 120).await;
     assert_eq!(
-        done["state"], "completed",
-        "the queued run survived the crash: {done}"
+        done.state, "completed",
+        "the queued run survived the crash: {done:?}"
     );
     assert!(out.path().join("quick.parquet").exists());
     assert!(!target.exists(), "the killed run left no target");
@@ -67,28 +61,23 @@ async fn sigterm_stops_running_jobs_at_a_safe_point_and_exits() {
     let data = tempfile::tempdir().unwrap();
     let target = out.path().join("copy.csv");
     let defs = defs_dir(&[("slow.toml", &slow_task(&target, true))]);
-    let mut server = TestServer::start_with(defs.path(), Some(data.path()), &[]).await;
-    let run = server.start_run("slow", json!({})).await;
-    server
-        .wait_for(&run, 60, |r| {
-            r["counters"]["source_rows_read"].as_u64().unwrap_or(0) > 0
-        })
+    let mut app = TestApp::spawn_with(defs.path(), Some(data.path()), &[]).await;
+    let run = app.start_run("slow", &[]).await;
+    app.wait_for(&run, 60, |r| r.counters.source_rows_read > 0)
         .await;
-    let status = server.terminate();
+    let status = app.terminate().await;
     assert!(
         status.success(),
         "clean exit: {status:?}\n{}",
-        server.server_log()
+        app.server_log()
     );
 
-    let server = TestServer::start_with(defs.path(), Some(data.path()), &[]).await;
-    let (_, r) = server
-        .get(&format!("/api/v1/runs/{}", run["id"].as_str().unwrap()))
-        .await;
-    assert_eq!(r["state"], "stopped", "{r}");
+    let app = TestApp::spawn_with(defs.path(), Some(data.path()), &[]).await;
+    let r = app.runs().get(&run).expect(200).await;
+    assert_eq!(r.state, "stopped", "{r:?}");
     assert!(
-        r["error"].as_str().unwrap().contains("shutting down"),
-        "{r}"
+        r.error.as_deref().unwrap().contains("shutting down"),
+        "{r:?}"
     );
     assert!(!target.exists());
 }

@@ -4,7 +4,6 @@
 
 use super::support::*;
 use mysql_async::prelude::Queryable;
-use serde_json::json;
 
 #[tokio::test]
 async fn the_warehouse_examples_run_on_the_local_services() {
@@ -17,7 +16,7 @@ async fn the_warehouse_examples_run_on_the_local_services() {
         .await
         .unwrap();
     let (pg_url, my_url) = (pg_url(), mysql_url());
-    let server = TestServer::start_with(
+    let app = TestApp::spawn_with(
         &examples_dir(),
         None,
         &[
@@ -31,31 +30,25 @@ async fn the_warehouse_examples_run_on_the_local_services() {
     )
     .await;
     let run = |task: &'static str| {
-        let server = &server;
+        let app = &app;
         async move {
-            let r = server
-                .wait_end(&server.start_run(task, json!({})).await, 120)
-                .await;
-            assert_eq!(r["state"], "completed", "{task}: {r}");
+            let r = app.wait_end(&app.start_run(task, &[]).await, 120).await;
+            assert_eq!(r.state, "completed", "{task}: {r:?}");
             r
         }
     };
 
     let r = run("warehouse/load_orders").await;
-    assert_eq!(r["counters"]["inserts"], 2000, "{r}");
+    assert_eq!(r.counters.inserts, 2000, "{r:?}");
     let r = run("warehouse/load_orders").await;
     assert_eq!(
-        (
-            &r["counters"]["inserts"],
-            &r["counters"]["updates"],
-            &r["counters"]["skipped"]
-        ),
-        (&json!(0), &json!(0), &json!(2000)),
-        "a second load of the same file changes nothing: {r}"
+        (r.counters.inserts, r.counters.updates, r.counters.skipped),
+        (0, 0, 2000),
+        "a second load of the same file changes nothing: {r:?}"
     );
 
     let r = run("warehouse/replicate_to_mariadb").await;
-    assert_eq!(r["counters"]["inserts"], 2000, "{r}");
+    assert_eq!(r.counters.inserts, 2000, "{r:?}");
     let pg_sum: f64 = pg
         .query_one(
             "SELECT round(sum(amount)::numeric, 2)::float8 FROM sluice_example_orders",
@@ -78,7 +71,7 @@ async fn the_warehouse_examples_run_on_the_local_services() {
     .await
     .unwrap();
     let r = run("warehouse/replicate_to_mariadb").await;
-    assert_eq!(r["counters"]["source_rows_read"], 10, "{r}");
+    assert_eq!(r.counters.source_rows_read, 10, "{r:?}");
     let n: Option<i64> = my
         .query_first("SELECT COUNT(*) FROM sluice_example_orders")
         .await
@@ -86,17 +79,16 @@ async fn the_warehouse_examples_run_on_the_local_services() {
     assert_eq!(n, Some(2010));
 
     let r = run("warehouse/replicate_to_sqlite").await;
-    let children = r["children"].as_array().unwrap();
     assert!(
-        children
+        r.children
             .iter()
-            .any(|c| c["name"] == "sluice_example_orders" && c["counters"]["inserts"] == 2010),
-        "{r}"
+            .any(|c| c.name == "sluice_example_orders" && c.counters.inserts == 2010),
+        "{r:?}"
     );
-    assert!(server.data_dir.join("examples/warehouse.db").exists());
+    assert!(app.data_dir.join("examples/warehouse.db").exists());
 
     let r = run("warehouse/mask_orders").await;
-    assert_eq!(r["counters"]["target_rows_written"], 2010, "{r}");
+    assert_eq!(r.counters.target_rows_written, 2010, "{r:?}");
     let leaked: i64 = pg
         .query_one(
             "SELECT count(*) FROM sluice_example_orders o JOIN sluice_example_orders_masked m USING (order_id)

@@ -1,8 +1,6 @@
 //! v2 in XML: the same resources with `Content-Type`/`Accept: application/xml`.
 
-use super::iics_jobs::Iics;
 use super::support::*;
-use std::time::{Duration, Instant};
 
 /// The text of the first `<tag>` in `xml`.
 fn field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
@@ -12,16 +10,18 @@ fn field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     Some(&xml[start..end])
 }
 
+/// `method` on `path` asking for XML, with the session and an XML body when given. Answers the
+/// status, the content type and the body.
 async fn xml_call(
-    server: &TestServer,
+    app: &TestApp,
     method: reqwest::Method,
     path: &str,
     session: Option<&str>,
     body: Option<&str>,
 ) -> (u16, String, String) {
-    let mut req = server
+    let mut req = app
         .http
-        .request(method, format!("{}{path}", server.url))
+        .request(method.clone(), app.endpoint(path))
         .header("accept", "application/xml");
     if let Some(s) = session {
         req = req.header("icSessionId", s);
@@ -31,21 +31,22 @@ async fn xml_call(
             .header("content-type", "application/xml")
             .body(b.to_string());
     }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
-    (status, ct, resp.text().await.unwrap())
+    let answer = Call::<()>::new(req, format!("{method} {path}"))
+        .send()
+        .await;
+    let ct = answer.header("content-type").to_string();
+    (answer.status, ct, answer.text)
 }
 
 #[tokio::test]
 async fn v2_round_trips_in_xml() {
-    let server = TestServer::start().await;
+    let app = TestApp::spawn().await;
     let post = reqwest::Method::POST;
     let login = format!(
         "<?xml version=\"1.0\"?><login><username>{ADMIN}</username><password>{ADMIN_PASSWORD}</password></login>"
     );
     let (status, ct, user) = xml_call(
-        &server,
+        &app,
         post.clone(),
         "/ma/api/v2/user/login",
         None,
@@ -56,14 +57,11 @@ async fn v2_round_trips_in_xml() {
     assert!(ct.starts_with("application/xml"), "{ct}");
     assert!(user.contains("<user>"), "{user}");
     let session = field(&user, "icSessionId").unwrap().to_string();
-    assert_eq!(
-        field(&user, "serverUrl").unwrap(),
-        format!("{}/saas", server.url)
-    );
+    assert_eq!(field(&user, "serverUrl").unwrap(), app.endpoint("/saas"));
 
     let job = "<job><taskName>gift_orders</taskName><taskType>MTT</taskType></job>";
     let (status, _, answer) = xml_call(
-        &server,
+        &app,
         post.clone(),
         "/saas/api/v2/job",
         Some(&session),
@@ -78,27 +76,24 @@ async fn v2_round_trips_in_xml() {
 
     // The JSON client sees the same run finish; the XML log says so too.
     let c = Iics {
-        http: server.http.clone(),
-        server_url: format!("{}/saas", server.url),
+        http: app.http.clone(),
+        root: app.url.clone(),
+        server_url: app.endpoint("/saas"),
         session: session.clone(),
     };
     c.wait_gone(&task_id, 1, 120).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let log = loop {
-        let (status, _, log) = xml_call(
-            &server,
-            reqwest::Method::GET,
-            &format!("/saas/api/v2/activity/activityLog?taskId={task_id}&runId=1"),
-            Some(&session),
-            None,
-        )
-        .await;
+    let log_path = format!("/saas/api/v2/activity/activityLog?taskId={task_id}&runId=1");
+    let log = eventually(secs(10), async || {
+        let get = reqwest::Method::GET;
+        let (status, _, log) = xml_call(&app, get, &log_path, Some(&session), None).await;
         assert_eq!(status, 200, "{log}");
-        if log.contains("<activityLogEntry>") || Instant::now() > deadline {
-            break log;
+        if log.contains("<activityLogEntry>") {
+            Ok(log)
+        } else {
+            Err(log)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     assert!(log.starts_with("<?xml"), "{log}");
     assert!(log.contains("<list><activityLogEntry>"), "{log}");
     assert_eq!(field(&log, "state"), Some("1"));
@@ -106,7 +101,7 @@ async fn v2_round_trips_in_xml() {
 
     // Errors in XML too: a malformed document, then a task that does not exist.
     let (status, ct, e) = xml_call(
-        &server,
+        &app,
         post.clone(),
         "/saas/api/v2/job",
         Some(&session),
@@ -118,7 +113,7 @@ async fn v2_round_trips_in_xml() {
     assert!(e.contains("<error>"), "{e}");
     assert_eq!(field(&e, "statusCode"), Some("400"));
     let (status, _, e) = xml_call(
-        &server,
+        &app,
         post,
         "/saas/api/v2/job",
         Some(&session),

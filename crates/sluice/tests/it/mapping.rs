@@ -5,7 +5,6 @@ use super::support::*;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -95,54 +94,47 @@ fn assert_same(got: &BTreeMap<String, Agg>, want: &BTreeMap<String, Agg>) {
 
 #[tokio::test]
 async fn orders_by_country_by_name_and_by_every_id() {
-    let server = TestServer::start().await;
-    let output = server
-        .data_dir
-        .join("output/sales/orders_by_country.parquet");
+    let app = TestApp::spawn().await;
+    let output = app.data_dir.join("output/sales/orders_by_country.parquet");
 
     // By bare name, folder/name, and the task's ids in every format.
-    let (status, task) = server.get("/api/v1/tasks/sales%2Forders_by_country").await;
-    assert_eq!(status, 200, "{task}");
-    assert_eq!(task["iics_task_id"].as_str().unwrap().len(), 20);
-    assert_eq!(task["federated_id"].as_str().unwrap().len(), 22);
-    assert!(task["starfish_job_id"].is_string() && task["starfish_project_id"].is_string());
+    // The task's GUIDs are typed: the Starfish ids are UUIDs by the type of the answer.
+    let task = app.tasks().get("sales/orders_by_country").expect(200).await;
+    assert_eq!(task.iics_task_id.len(), 20);
+    assert_eq!(task.federated_id.len(), 22);
     let refs = [
         "orders_by_country".to_string(),
         "sales/orders_by_country".to_string(),
-        task["id"].as_str().unwrap().to_string(),
-        task["iics_task_id"].as_str().unwrap().to_string(),
-        task["federated_id"].as_str().unwrap().to_string(),
+        task.id.to_string(),
+        task.iics_task_id.clone(),
+        task.federated_id.clone(),
     ];
     let want = expected("2026-01-01");
     for (i, reference) in refs.iter().enumerate() {
-        let run = server.start_run(reference, json!({})).await;
-        assert_eq!(run["run_number"], i as i64 + 1, "numbered per task from 1");
-        let done = server.wait_end(&run, 120).await;
-        assert_eq!(done["state"], "completed", "{done}");
-        let c = &done["counters"];
-        assert_eq!(c["source_rows_read"], 2000);
-        assert_eq!(c["source_rows_failed"], 0);
-        assert_eq!(c["target_rows_written"], want.len() as u64);
+        let run = app.start_run(reference, &[]).await;
+        assert_eq!(run.run_number, i as i64 + 1, "numbered per task from 1");
+        let done = app.wait_end(&run, 120).await;
+        assert_eq!(done.state, "completed", "{done:?}");
+        let c = &done.counters;
+        assert_eq!(c.source_rows_read, 2000);
+        assert_eq!(c.source_rows_failed, 0);
+        assert_eq!(c.target_rows_written, want.len() as u64);
         assert_same(&read_output(&output), &want);
     }
 
     // A parameter changes the result, exactly as computed independently.
-    let run = server
-        .start_run("orders_by_country", json!({"since": "2026-06-01"}))
+    let run = app
+        .start_run("orders_by_country", &[("since", "2026-06-01")])
         .await;
-    let done = server.wait_end(&run, 120).await;
-    assert_eq!(done["state"], "completed", "{done}");
+    let done = app.wait_end(&run, 120).await;
+    assert_eq!(done.state, "completed", "{done:?}");
     assert_same(&read_output(&output), &expected("2026-06-01"));
 
     // The log tells the story, filterable by level.
-    let info = server.log(&done, "info").await;
-    let text: Vec<&str> = info
-        .iter()
-        .map(|l| l["message"].as_str().unwrap())
-        .collect();
+    let text = app.messages(&done, "info").await;
     assert!(text.iter().any(|m| m.contains("started")), "{text:?}");
     assert!(text.iter().any(|m| m.contains("Run ended")), "{text:?}");
-    let errors = server.log(&done, "error").await;
+    let errors = app.log(&done, "error").await;
     assert!(errors.is_empty(), "{errors:?}");
     // Leaves no temporary files beside the target.
     let names: Vec<_> = std::fs::read_dir(output.parent().unwrap())
@@ -154,14 +146,12 @@ async fn orders_by_country_by_name_and_by_every_id() {
 
 #[tokio::test]
 async fn json_lines_example_filters_by_parameter() {
-    let server = TestServer::start().await;
-    let run = server
-        .start_run("gift_orders", json!({"country": "DE"}))
-        .await;
-    let done = server.wait_end(&run, 120).await;
-    assert_eq!(done["state"], "completed", "{done}");
+    let app = TestApp::spawn().await;
+    let run = app.start_run("gift_orders", &[("country", "DE")]).await;
+    let done = app.wait_end(&run, 120).await;
+    assert_eq!(done.state, "completed", "{done:?}");
     let out =
-        std::fs::read_to_string(server.data_dir.join("output/sales/gift_orders_DE.jsonl")).unwrap();
+        std::fs::read_to_string(app.data_dir.join("output/sales/gift_orders_DE.jsonl")).unwrap();
     let got: Vec<i64> = out
         .lines()
         .map(|l| {
@@ -180,5 +170,5 @@ async fn json_lines_example_filters_by_parameter() {
     }
     assert!(!want.is_empty());
     assert_eq!(got, want);
-    assert_eq!(done["counters"]["target_rows_written"], want.len() as u64);
+    assert_eq!(done.counters.target_rows_written, want.len() as u64);
 }

@@ -2,7 +2,6 @@
 //! are deterministic across runs (so joins still work), and a task without its key refuses to run.
 
 use super::support::*;
-use serde_json::json;
 
 const KEY: &str = "an-example-masking-key-of-32-bytes";
 
@@ -78,13 +77,11 @@ async fn masking_changes_every_value_the_same_way_every_run() {
         ("mask/b.toml", &task(&src, &b, true)),
         ("mask/keyless.toml", &task(&src, &b, false)),
     ]);
-    let server = TestServer::start_with(defs.path(), None, &[("SLUICE_TEST_MASK_KEY", KEY)]).await;
+    let app = TestApp::spawn_with(defs.path(), None, &[("SLUICE_TEST_MASK_KEY", KEY)]).await;
     for t in ["mask/a", "mask/b"] {
-        let run = server
-            .wait_end(&server.start_run(t, json!({})).await, 60)
-            .await;
-        assert_eq!(run["state"], "completed", "{run}");
-        assert_eq!(run["counters"]["target_rows_written"], 501, "{run}");
+        let run = app.wait_end(&app.start_run(t, &[]).await, 60).await;
+        assert_eq!(run.state, "completed", "{run:?}");
+        assert_eq!(run.counters.target_rows_written, 501, "{run:?}");
     }
     // Deterministic: two runs give the same table.
     let differ: i64 = pg
@@ -121,21 +118,21 @@ async fn masking_changes_every_value_the_same_way_every_run() {
         .get(0);
     assert_eq!(nulls, 1, "NULLs stay NULL");
 
-    let run = server
-        .wait_end(&server.start_run("mask/keyless", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("mask/keyless", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "failed", "{run}");
+    assert_eq!(run.state, "failed", "{run:?}");
     assert!(
-        run["error"]
-            .as_str()
+        run.error
+            .as_deref()
             .unwrap_or_default()
             .contains("needs a key")
-            || server
-                .log(&run, "error")
+            || app
+                .messages(&run, "error")
                 .await
                 .iter()
-                .any(|l| l["message"].as_str().unwrap().contains("needs a key")),
-        "{run}"
+                .any(|m| m.contains("needs a key")),
+        "{run:?}"
     );
     pg.batch_execute(&format!("DROP TABLE {src}, {a}, {b}"))
         .await

@@ -3,7 +3,6 @@
 //! child per table with its own counters, and a files target.
 
 use super::support::*;
-use serde_json::json;
 
 #[tokio::test]
 async fn replication_full_and_incremental_with_children() {
@@ -33,7 +32,7 @@ async fn replication_full_and_incremental_with_children() {
         ("rep/incremental.toml", &incremental),
         ("rep/files.toml", &files),
     ]);
-    let server = TestServer::start_with(defs.path(), None, &[]).await;
+    let app = TestApp::spawn_with(defs.path(), None, &[]).await;
     let same = |src: String, dst: String| {
         let pg = &pg;
         async move {
@@ -50,25 +49,21 @@ async fn replication_full_and_incremental_with_children() {
     };
 
     // First run: everything, into created tables.
-    let run = server
-        .wait_end(&server.start_run("rep/incremental", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("rep/incremental", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
-    assert_eq!(run["counters"]["inserts"], 1300, "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
+    assert_eq!(run.counters.inserts, 1300, "{run:?}");
     assert!(
         same(a.clone(), format!("copy_{a}")).await && same(b.clone(), format!("copy_{b}")).await
     );
-    let (_, full) = server
-        .get(&format!("/api/v1/runs/{}", run["id"].as_str().unwrap()))
-        .await;
-    let children = full["children"]
-        .as_array()
-        .expect("children in the run view");
-    assert_eq!(children.len(), 2, "{full}");
-    assert_eq!(children[0]["name"], a.as_str());
-    assert_eq!(children[0]["state"], "completed");
-    assert_eq!(children[0]["counters"]["inserts"], 1000);
-    assert_eq!(children[1]["counters"]["inserts"], 300);
+    let full = app.runs().get(&run).expect(200).await;
+    let children = &full.children;
+    assert_eq!(children.len(), 2, "{full:?}");
+    assert_eq!(children[0].name, a);
+    assert_eq!(children[0].state, "completed");
+    assert_eq!(children[0].counters.inserts, 1000);
+    assert_eq!(children[1].counters.inserts, 300);
 
     // New and changed rows, then a second run copies exactly those.
     pg.batch_execute(&format!(
@@ -78,27 +73,27 @@ async fn replication_full_and_incremental_with_children() {
     ))
     .await
     .unwrap();
-    let run = server
-        .wait_end(&server.start_run("rep/incremental", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("rep/incremental", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
-    assert_eq!(run["counters"]["source_rows_read"], 16, "{run}");
-    assert_eq!(run["counters"]["inserts"], 10, "{run}");
-    assert_eq!(run["counters"]["updates"], 6, "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
+    assert_eq!(run.counters.source_rows_read, 16, "{run:?}");
+    assert_eq!(run.counters.inserts, 10, "{run:?}");
+    assert_eq!(run.counters.updates, 6, "{run:?}");
     assert!(
         same(a.clone(), format!("copy_{a}")).await && same(b.clone(), format!("copy_{b}")).await
     );
 
     // Nothing new: nothing read.
-    let run = server
-        .wait_end(&server.start_run("rep/incremental", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("rep/incremental", &[]).await, 60)
         .await;
-    assert_eq!(run["counters"]["source_rows_read"], 0, "{run}");
+    assert_eq!(run.counters.source_rows_read, 0, "{run:?}");
 
-    let run = server
-        .wait_end(&server.start_run("rep/files", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("rep/files", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
     for (t, n) in [(&a, 1010), (&b, 300)] {
         let f = std::fs::File::open(out.path().join(format!("{t}.parquet"))).unwrap();
         let rows: usize =

@@ -55,14 +55,14 @@ fn runajob(cwd: &Path, args: &[&str]) -> (i32, String) {
 #[tokio::test]
 async fn runajob_exits_with_informaticas_codes() {
     let d = defs();
-    let server = TestServer::start_with(d.path(), None, &[]).await;
+    let app = TestApp::spawn_with(d.path(), None, &[]).await;
     let cwd = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(cwd.path().join("conf")).unwrap();
     std::fs::write(
         cwd.path().join("conf/restenv.properties"),
         format!(
             "baseUrl={}/ma\nusername={ADMIN}\npassword={ADMIN_PASSWORD}\nACTIVITYMONITORWAIT=200\n",
-            server.url
+            app.url
         ),
     )
     .unwrap();

@@ -1,7 +1,7 @@
 //! Stopping runs (both modes, mid-run), parallel-run rejection, external ids, waiting, log paging.
 
 use super::support::*;
-use serde_json::json;
+use sluice_types::StartRun;
 
 #[tokio::test]
 async fn stop_graceful_and_immediate_mid_run_leave_the_target_untouched() {
@@ -9,27 +9,20 @@ async fn stop_graceful_and_immediate_mid_run_leave_the_target_untouched() {
     let target = out.path().join("copy.csv");
     std::fs::write(&target, "previous,content\n").unwrap();
     let defs = defs_dir(&[("big/copy.toml", &slow_task(&target, true))]);
-    let server = TestServer::start_with(defs.path(), None, &[]).await;
+    let app = TestApp::spawn_with(defs.path(), None, &[]).await;
 
     for mode in ["graceful", "immediate"] {
-        let run = server.start_run("big/copy", json!({})).await;
-        server
-            .wait_for(&run, 60, |r| {
-                r["counters"]["source_rows_read"].as_u64().unwrap_or(0) > 0
-            })
+        let run = app.start_run("big/copy", &[]).await;
+        app.wait_for(&run, 60, |r| r.counters.source_rows_read > 0)
             .await;
-        let id = run["id"].as_str().unwrap();
-        let (status, stopping) = server
-            .post(&format!("/api/v1/runs/{id}/stop"), json!({"mode": mode}))
-            .await;
-        assert_eq!(status, 200, "{stopping}");
-        let done = server.wait_end(&run, 60).await;
-        assert_eq!(done["state"], "stopped", "{mode}: {done}");
-        assert_eq!(done["stop_mode"], mode);
-        assert_eq!(done["stopped_by"], ADMIN);
+        app.runs().stop(&run, Some(mode)).expect(200).await;
+        let done = app.wait_end(&run, 60).await;
+        assert_eq!(done.state, "stopped", "{mode}: {done:?}");
+        assert_eq!(done.stop_mode.as_deref(), Some(mode));
+        assert_eq!(done.stopped_by.as_deref(), Some(ADMIN));
         assert!(
-            done["error"].as_str().unwrap().contains("unchanged"),
-            "{done}"
+            done.error.as_deref().unwrap().contains("unchanged"),
+            "{done:?}"
         );
         assert_eq!(
             std::fs::read_to_string(&target).unwrap(),
@@ -44,103 +37,88 @@ async fn stop_graceful_and_immediate_mid_run_leave_the_target_untouched() {
 async fn a_task_that_may_not_run_in_parallel_refuses_a_second_start() {
     let out = tempfile::tempdir().unwrap();
     let defs = defs_dir(&[("single.toml", &slow_task(&out.path().join("x.csv"), false))]);
-    let server = TestServer::start_with(defs.path(), None, &[]).await;
-    let first = server.start_run("single", json!({})).await;
-    let (status, err) = server.post("/api/v1/runs", json!({"task": "single"})).await;
-    assert_eq!(status, 409, "{err}");
-    assert_eq!(err["code"], "task_running");
+    let app = TestApp::spawn_with(defs.path(), None, &[]).await;
+    let first = app.start_run("single", &[]).await;
+    let err = app.runs().start(&start("single")).expect_error(409).await;
+    assert_eq!(err.code, "task_running");
     assert!(
-        err["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not allow parallel runs"),
-        "{err}"
+        err.message.contains("does not allow parallel runs"),
+        "{err:?}"
     );
-    let id = first["id"].as_str().unwrap();
-    server
-        .post(
-            &format!("/api/v1/runs/{id}/stop"),
-            json!({"mode": "immediate"}),
-        )
-        .await;
-    server.wait_end(&first, 60).await;
-    let again = server.start_run("single", json!({})).await;
-    assert_eq!(again["run_number"], 2, "a refused start used no number");
-    server
-        .post(
-            &format!("/api/v1/runs/{}/stop", again["id"].as_str().unwrap()),
-            json!({}),
-        )
-        .await;
+    let _ = app.runs().stop(&first, Some("immediate")).send().await;
+    app.wait_end(&first, 60).await;
+    let again = app.start_run("single", &[]).await;
+    assert_eq!(again.run_number, 2, "a refused start used no number");
+    let _ = app.runs().stop(&again, None).send().await;
+}
+
+fn start(task: &str) -> StartRun {
+    StartRun {
+        task: task.into(),
+        ..StartRun::default()
+    }
 }
 
 #[tokio::test]
 async fn external_ids_are_idempotent_and_runs_are_listed_and_paged() {
-    let server = TestServer::start().await;
-    let body =
-        json!({"task": "gift_orders", "external_id": "job-42", "parameters": {"country": "FR"}});
-    let (s1, r1) = server.post("/api/v1/runs", body.clone()).await;
-    let (s2, r2) = server.post("/api/v1/runs", body).await;
-    assert_eq!((s1, s2), (201, 200));
-    assert_eq!(r1["id"], r2["id"]);
-    let (s3, err) = server
-        .post(
-            "/api/v1/runs",
-            json!({"task": "gift_orders", "external_id": "job-42"}),
-        )
-        .await;
-    assert_eq!((s3, err["code"].as_str()), (409, Some("conflict")));
-    let (status, by_ext) = server.get("/api/v1/runs/job-42").await;
-    assert_eq!((status, &by_ext["id"]), (200, &r1["id"]));
-    server.wait_end(&r1, 120).await;
+    let app = TestApp::spawn().await;
+    let body = StartRun {
+        external_id: Some("job-42".into()),
+        parameters: [("country".to_string(), "FR".to_string())].into(),
+        ..start("gift_orders")
+    };
+    let r1 = app.runs().start(&body).expect(201).await;
+    let r2 = app.runs().start(&body).expect(200).await;
+    assert_eq!(r1.id, r2.id);
+    let other = StartRun {
+        external_id: Some("job-42".into()),
+        ..start("gift_orders")
+    };
+    let err = app.runs().start(&other).expect_error(409).await;
+    assert_eq!(err.code, "conflict");
+    let by_ext = app.runs().get("job-42").expect(200).await;
+    assert_eq!(by_ext.id, r1.id);
+    app.wait_end(&r1, 120).await;
 
     for _ in 0..3 {
-        let r = server.start_run("gift_orders", json!({})).await;
-        server.wait_end(&r, 120).await;
+        let r = app.start_run("gift_orders", &[]).await;
+        app.wait_end(&r, 120).await;
     }
-    let (_, page1) = server.get("/api/v1/runs?task=gift_orders&limit=2").await;
-    let runs = page1["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2);
-    assert_eq!(runs[0]["run_number"], 4, "newest first");
-    let before = page1["next_before"].as_str().unwrap();
-    let (_, page2) = server
-        .get(&format!(
-            "/api/v1/runs?task=gift_orders&limit=2&before={before}"
-        ))
+    let page1 = app
+        .runs()
+        .list("?task=gift_orders&limit=2")
+        .expect(200)
         .await;
-    let numbers: Vec<i64> = page2["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["run_number"].as_i64().unwrap())
-        .collect();
+    assert_eq!(page1.runs.len(), 2);
+    assert_eq!(page1.runs[0].run_number, 4, "newest first");
+    let before = page1.next_before.unwrap();
+    let page2 = app
+        .runs()
+        .list(&format!("?task=gift_orders&limit=2&before={before}"))
+        .expect(200)
+        .await;
+    let numbers: Vec<i64> = page2.runs.iter().map(|r| r.run_number).collect();
     assert_eq!(numbers, vec![2, 1]);
-    let (_, done) = server
-        .get("/api/v1/runs?state=completed,failed&limit=100")
+    let done = app
+        .runs()
+        .list("?state=completed,failed&limit=100")
+        .expect(200)
         .await;
-    assert_eq!(done["runs"].as_array().unwrap().len(), 4);
+    assert_eq!(done.runs.len(), 4);
 
     // Log paging: `after` continues where the last page ended.
-    let (_, first) = server
-        .get(&format!(
-            "/api/v1/runs/{}/log?level=debug&limit=1",
-            r1["id"].as_str().unwrap()
-        ))
+    let first = app
+        .runs()
+        .log(&r1, "?level=debug&limit=1")
+        .expect(200)
         .await;
-    assert_eq!(first["lines"].as_array().unwrap().len(), 1);
-    let after = first["next_after"].as_i64().unwrap();
-    let (_, rest) = server
-        .get(&format!(
-            "/api/v1/runs/{}/log?level=debug&after={after}",
-            r1["id"].as_str().unwrap()
-        ))
+    assert_eq!(first.lines.len(), 1);
+    let after = first.next_after;
+    let rest = app
+        .runs()
+        .log(&r1, &format!("?level=debug&after={after}"))
+        .expect(200)
         .await;
-    assert!(
-        rest["lines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|l| l["seq"].as_i64().unwrap() > after)
-    );
-    assert_eq!(rest["finished"], true);
+    assert!(rest.lines.iter().all(|l| l.seq > after));
+    assert!(rest.finished);
 }

@@ -3,10 +3,9 @@
 //! server's environment; files stay inside the org's roots, absolute paths, `..` and links out
 //! refused when saved and when run; connections name only granted directories and variables.
 
-use super::security_roles::user_with_role;
 use super::support::*;
-use reqwest::Method;
 use serde_json::{Value, json};
+use sluice_types::{RunView, TaskView};
 use std::path::Path;
 
 fn config(tmp: &Path) -> String {
@@ -41,62 +40,30 @@ env = ["ACME_PW"]
 }
 
 struct Acme<'a> {
-    server: &'a TestServer,
+    app: &'a TestApp,
     admin: String,
     designer: String,
 }
 
 impl Acme<'_> {
-    async fn task(&self, task: Value) -> (u16, Value) {
-        self.server
-            .call_as(&self.designer, Method::POST, "/api/v1/tasks", Some(task))
-            .await
+    fn designer(&self) -> Api<'_> {
+        self.app.as_user(&self.designer)
     }
-    async fn run(&self, task: &str, params: Value) -> Value {
-        let (status, run) = self
-            .server
-            .call_as(
-                &self.designer,
-                Method::POST,
-                "/api/v1/runs",
-                Some(json!({"task": task, "parameters": params})),
-            )
-            .await;
-        assert_eq!(status, 201, "{run}");
-        let id = run["id"].as_str().unwrap();
-        loop {
-            let (_, r) = self
-                .server
-                .call_as(
-                    &self.designer,
-                    Method::GET,
-                    &format!("/api/v1/runs/{id}/wait?timeout=10"),
-                    None,
-                )
-                .await;
-            if r["finished"] == true {
-                return r;
-            }
-        }
+
+    /// Saves a task as the designer.
+    fn task(&self, task: Value) -> Call<TaskView> {
+        self.designer().tasks().create(task)
     }
-    async fn log(&self, run: &Value) -> String {
-        let id = run["id"].as_str().unwrap();
-        let (_, page) = self
-            .server
-            .call_as(
-                &self.designer,
-                Method::GET,
-                &format!("/api/v1/runs/{id}/log?level=debug&limit=5000"),
-                None,
-            )
-            .await;
-        page["lines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["message"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
+
+    /// Runs a task as the designer and waits for its end.
+    async fn run(&self, task: &str, params: &[(&str, &str)]) -> RunView {
+        let run = self.designer().start_run(task, params).await;
+        self.designer().wait_end(&run, 120).await
+    }
+
+    /// The run's whole log (debug and up), one message a line.
+    async fn log(&self, run: &RunView) -> String {
+        self.designer().messages(run, "debug").await.join("\n")
     }
 }
 
@@ -112,7 +79,7 @@ async fn api_defined_code_and_files_stay_where_the_operator_allows() {
     std::fs::write(tmp.path().join("shared/landing/in.csv"), "a\n7\n").unwrap();
     let cfg = tmp.path().join("sluice.toml");
     std::fs::write(&cfg, config(tmp.path())).unwrap();
-    let server = TestServer::start_with(
+    let app = TestApp::spawn_with(
         &examples_dir(),
         None,
         &[
@@ -121,11 +88,11 @@ async fn api_defined_code_and_files_stay_where_the_operator_allows() {
         ],
     )
     .await;
-    server.post("/api/v1/orgs", json!({"name": "acme"})).await;
+    let _ = app.orgs().create("acme").send().await;
     let acme = Acme {
-        server: &server,
-        admin: user_with_role(&server, "acme", "acme-boss", "admin").await,
-        designer: user_with_role(&server, "acme", "acme-dev", "designer").await,
+        app: &app,
+        admin: app.user_with_role("acme", "acme-boss", "admin").await,
+        designer: app.user_with_role("acme", "acme-dev", "designer").await,
     };
     code_runs_only_where_granted(&acme).await;
     files_stay_inside_the_org(&acme, tmp.path()).await;
@@ -156,24 +123,19 @@ async fn code_runs_only_where_granted(acme: &Acme<'_>) {
             "does not run Spark",
         ),
     ] {
-        let (status, body) = acme.task(code("bad", def)).await;
-        assert_eq!(status, 422, "{body}");
-        assert!(
-            body["message"].as_str().unwrap().contains(why),
-            "{why}: {body}"
-        );
+        let e = acme.task(code("bad", def)).expect_error(422).await;
+        assert!(e.message.contains(why), "{why}: {e:?}");
     }
     // Allowed: its environment is only the basics, the environment's and the task's own.
-    let (status, body) = acme
-        .task(code(
-            "env",
-            json!({"engine": "process", "program": "/usr/bin/env", "runtime_environment": "jobs",
-                   "env": {"MINE": "1"}}),
-        ))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let run = acme.run("code/env", json!({})).await;
-    assert_eq!(run["state"], "completed", "{run}");
+    acme.task(code(
+        "env",
+        json!({"engine": "process", "program": "/usr/bin/env", "runtime_environment": "jobs",
+               "env": {"MINE": "1"}}),
+    ))
+    .expect(201)
+    .await;
+    let run = acme.run("code/env", &[]).await;
+    assert_eq!(run.state, "completed", "{run:?}");
     let log = acme.log(&run).await;
     for expected in ["JOB_FLAVOUR=plain", "MINE=1", "PATH="] {
         assert!(log.contains(expected), "{expected} in {log}");
@@ -182,32 +144,30 @@ async fn code_runs_only_where_granted(acme: &Acme<'_>) {
         assert!(!log.contains(leaked), "{leaked} leaked into {log}");
     }
     // A program chosen by a parameter is checked once it has its value.
-    let (status, body) = acme
-        .task(code(
-            "chosen",
-            json!({"engine": "process", "program": "${prog}", "runtime_environment": "jobs"}),
-        ))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let run = acme.run("code/chosen", json!({"prog": "/bin/sh"})).await;
-    assert_eq!(run["state"], "failed");
+    acme.task(code(
+        "chosen",
+        json!({"engine": "process", "program": "${prog}", "runtime_environment": "jobs"}),
+    ))
+    .expect(201)
+    .await;
+    let run = acme.run("code/chosen", &[("prog", "/bin/sh")]).await;
+    assert_eq!(run.state, "failed");
     assert!(
-        run["error"]
-            .as_str()
+        run.error
+            .as_deref()
             .unwrap()
             .contains("not among the programs"),
-        "{run}"
+        "{run:?}"
     );
     // Programs run as the environment's OS user.
-    let (status, body) = acme
-        .task(code(
-            "who",
-            json!({"engine": "process", "program": "/usr/bin/id", "runtime_environment": "as_nobody"}),
-        ))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let run = acme.run("code/who", json!({})).await;
-    assert_eq!(run["state"], "completed", "{run}");
+    acme.task(code(
+        "who",
+        json!({"engine": "process", "program": "/usr/bin/id", "runtime_environment": "as_nobody"}),
+    ))
+    .expect(201)
+    .await;
+    let run = acme.run("code/who", &[]).await;
+    assert_eq!(run.state, "completed", "{run:?}");
     assert!(acme.log(&run).await.contains("uid=65534"), "runs as nobody");
 }
 
@@ -217,58 +177,58 @@ fn copy(name: &str, source: Value, target: &str) -> Value {
 }
 
 async fn files_stay_inside_the_org(acme: &Acme<'_>, tmp: &Path) {
-    let server = acme.server;
-    let area = server.org_area(&acme.designer).await;
+    let app = acme.app;
+    let area = acme.designer().org_area().await;
     std::fs::write(area.join("in.csv"), "a\n1\n").unwrap();
     // The finding: `/etc/passwd` was read. Refused when saved, in every spelling.
     for path in ["/etc/passwd", "../../../../etc/passwd", "in/../../x.csv"] {
         let src = json!({"name": "s", "format": "csv", "path": path});
-        let (status, body) = acme.task(copy("bad", src, "out.csv")).await;
-        assert_eq!(status, 422, "{path}: {body}");
+        let answer = acme.task(copy("bad", src, "out.csv")).send().await;
+        assert_eq!(answer.status, 422, "{path}: {}", answer.text);
     }
-    let (status, body) = acme
+    let answer = acme
         .task(copy(
             "bad",
             json!({"name": "s", "format": "csv", "path": "in.csv"}),
             "/tmp/x.csv",
         ))
+        .send()
         .await;
-    assert_eq!(status, 422, "an absolute target: {body}");
+    assert_eq!(answer.status, 422, "an absolute target: {}", answer.text);
     // And when run, after parameters, and through a link out of the area.
-    let (status, body) = acme
-        .task(copy(
-            "param",
-            json!({"name": "s", "format": "csv", "path": "${p}"}),
-            "out/p.csv",
-        ))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    acme.task(copy(
+        "param",
+        json!({"name": "s", "format": "csv", "path": "${p}"}),
+        "out/p.csv",
+    ))
+    .expect(201)
+    .await;
     std::os::unix::fs::symlink("/etc", area.join("etc_link")).unwrap();
     for p in ["/etc/passwd", "etc_link/passwd", "../../admin-password"] {
-        let run = acme.run("files/param", json!({"p": p})).await;
-        assert_eq!(run["state"], "failed", "{p}: {run}");
-        let error = run["error"].as_str().unwrap();
+        let run = acme.run("files/param", &[("p", p)]).await;
+        assert_eq!(run.state, "failed", "{p}: {run:?}");
+        let error = run.error.as_deref().unwrap();
         assert!(error.contains("relative path inside"), "{p}: {error}");
     }
     // A good run writes into the org's area; its messages show no server directory.
-    let run = acme.run("files/param", json!({"p": "in.csv"})).await;
-    assert_eq!(run["state"], "completed", "{run}");
+    let run = acme.run("files/param", &[("p", "in.csv")]).await;
+    assert_eq!(run.state, "completed", "{run:?}");
     assert_eq!(
         std::fs::read_to_string(area.join("out/p.csv")).unwrap(),
         "a\n1\n"
     );
-    let run = acme.run("files/param", json!({"p": "missing.csv"})).await;
-    assert_eq!(run["state"], "failed");
-    let said = format!("{}\n{}", run["error"], acme.log(&run).await);
-    let data_dir = server.data_dir.canonicalize().unwrap();
+    let run = acme.run("files/param", &[("p", "missing.csv")]).await;
+    assert_eq!(run.state, "failed");
+    let said = format!("{:?}\n{}", run.error, acme.log(&run).await);
+    let data_dir = app.data_dir.canonicalize().unwrap();
     for dir in [data_dir.display().to_string(), tmp.display().to_string()] {
         assert!(!said.contains(&dir), "{dir} shown in {said}");
     }
 }
 
 async fn connections_reach_only_granted_places(acme: &Acme<'_>, tmp: &Path) {
-    let server = acme.server;
-    let post = |c: Value| server.call_as(&acme.admin, Method::POST, "/api/v1/connections", Some(c));
+    let admin = acme.app.as_user(&acme.admin);
+    let post = |c: Value| admin.connections().create(c).send();
     let shared = tmp.join("shared").display().to_string();
     for bad in [
         json!({"name": "root", "type": "files", "config": {"path": "/"}}),
@@ -277,8 +237,8 @@ async fn connections_reach_only_granted_places(acme: &Acme<'_>, tmp: &Path) {
         json!({"name": "pw", "type": "postgres",
                "config": {"host": "127.0.0.1", "password": {"env": "SLUICE_ADMIN_PASSWORD"}}}),
     ] {
-        let (status, body) = post(bad.clone()).await;
-        assert_eq!(status, 422, "{bad}: {body}");
+        let answer = post(bad.clone()).await;
+        assert_eq!(answer.status, 422, "{bad}: {}", answer.text);
     }
     for good in [
         json!({"name": "landing", "type": "files", "config": {"path": format!("{shared}/landing")}}),
@@ -286,12 +246,13 @@ async fn connections_reach_only_granted_places(acme: &Acme<'_>, tmp: &Path) {
         json!({"name": "pg", "type": "postgres",
                "config": {"host": "127.0.0.1", "user": "postgres", "password": {"env": "ACME_PW"}}}),
     ] {
-        let (status, body) = post(good.clone()).await;
-        assert_eq!(status, 201, "{good}: {body}");
+        let answer = post(good.clone()).await;
+        assert_eq!(answer.status, 201, "{good}: {}", answer.text);
     }
     let src = json!({"name": "s", "format": "csv", "path": "in.csv", "connection": "landing"});
-    let (status, body) = acme.task(copy("shared", src, "from_shared.csv")).await;
-    assert_eq!(status, 201, "{body}");
-    let run = acme.run("files/shared", json!({})).await;
-    assert_eq!(run["state"], "completed", "{run}");
+    acme.task(copy("shared", src, "from_shared.csv"))
+        .expect(201)
+        .await;
+    let run = acme.run("files/shared", &[]).await;
+    assert_eq!(run.state, "completed", "{run:?}");
 }

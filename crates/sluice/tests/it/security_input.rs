@@ -61,9 +61,8 @@ fn compat_routes() -> Vec<(&'static str, String)> {
 }
 
 /// Every route: the native ones from the OpenAPI document, path parameters filled in.
-async fn all_routes(server: &TestServer) -> Vec<(String, String)> {
-    let (status, doc) = server.get("/api/v1/openapi.json").await;
-    assert_eq!(status, 200);
+async fn all_routes(app: &TestApp) -> Vec<(String, String)> {
+    let doc = app.get("/api/v1/openapi.json").expect_json(200).await;
     let mut routes = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         let filled: String = path
@@ -142,9 +141,9 @@ fn raw_exchange(addr: &str, head: &str, body: &[u8], body_len: usize) -> (u16, S
 
 #[tokio::test]
 async fn hostile_requests_to_every_route_get_shaped_errors_and_the_server_stays_up() {
-    let server = TestServer::start().await;
-    let session = server.iics_session(ADMIN, ADMIN_PASSWORD).await;
-    let routes = all_routes(&server).await;
+    let app = TestApp::spawn().await;
+    let session = app.iics().await.session;
+    let routes = all_routes(&app).await;
     let deep_xml = format!("{}{}", "<a>".repeat(20_000), "</a>".repeat(20_000));
     assert!(deep_xml.len() >= 140_000);
     let deep_json = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
@@ -153,10 +152,10 @@ async fn hostile_requests_to_every_route_get_shaped_errors_and_the_server_stays_
         ("application/json", deep_json.as_str()),
         ("application/x-www-form-urlencoded", "a=%FF%FE&b=\u{0}"),
     ];
-    let addr = server.url.trim_start_matches("http://").to_string();
+    let addr = app.url.trim_start_matches("http://").to_string();
     let auth = format!(
         "authorization: Bearer {}\r\nicSessionId: {session}\r\n",
-        server.token
+        app.token
     );
     // Raw HTTP: a server may answer before it reads a body it has no use for, and then close;
     // the answer is what counts.
@@ -217,7 +216,7 @@ async fn hostile_requests_to_every_route_get_shaped_errors_and_the_server_stays_
     for (method, path) in routes.iter().filter(|(m, _)| m != "GET") {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nauthorization: Bearer {}\r\nicSessionId: {session}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            server.token,
+            app.token,
             50 << 20
         );
         let (status, body) = raw_exchange(&addr, &head, &chunk, 50 << 20);
@@ -225,7 +224,7 @@ async fn hostile_requests_to_every_route_get_shaped_errors_and_the_server_stays_
         assert!(shaped(path, status, &body), "{method} {path}: {body}");
     }
     // The routes above include the logouts: sign in again.
-    let session = server.iics_session(ADMIN, ADMIN_PASSWORD).await;
+    let session = app.iics().await.session;
     for path in [
         "/api/v1/tasks",
         "/saas/api/v2/job",
@@ -234,7 +233,7 @@ async fn hostile_requests_to_every_route_get_shaped_errors_and_the_server_stays_
     ] {
         let head = format!(
             "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nauthorization: Bearer {}\r\nicSessionId: {session}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
-            server.token
+            app.token
         );
         let mut chunked = format!("{:x}\r\n", chunk.len()).into_bytes();
         chunked.extend_from_slice(&chunk);
@@ -245,13 +244,12 @@ async fn hostile_requests_to_every_route_get_shaped_errors_and_the_server_stays_
     }
 
     // Still up, and still working.
-    let (status, _) = server.get("/healthz").await;
-    assert_eq!(status, 200);
-    let run = server.start_run("orders_by_country", json!({})).await;
-    let done = server.wait_end(&run, 120).await;
-    assert_eq!(done["state"], "completed", "{done}");
+    app.get("/healthz").expect_status(200).await;
+    let run = app.start_run("orders_by_country", &[]).await;
+    let done = app.wait_end(&run, 120).await;
+    assert_eq!(done.state, "completed", "{done:?}");
     assert!(
-        !server.server_log().contains("overflowed its stack"),
+        !app.server_log().contains("overflowed its stack"),
         "no thread overflowed"
     );
 }
@@ -275,9 +273,9 @@ fn mapping(name: &str, transform: &str) -> Value {
 
 #[tokio::test]
 async fn deep_sql_is_refused_when_saved_and_when_run_and_the_deepest_accepted_runs() {
-    let server = TestServer::start().await;
+    let app = TestApp::spawn().await;
     // The org's file area holds the source (tasks defined through the API read only there).
-    let area = server.org_area(&server.token).await;
+    let area = app.org_area().await;
     std::fs::write(area.join("orders.csv"), "id,amount\n1,10\n2,20\n").unwrap();
 
     // The findings: 1,000 and 5,000 terms, and a 30,000-term OR chain.
@@ -286,51 +284,46 @@ async fn deep_sql_is_refused_when_saved_and_when_run_and_the_deepest_accepted_ru
         format!("SELECT {} AS x FROM orders", chain("+", 5_000)),
         format!("SELECT * FROM orders WHERE {}", chain(" OR id=", 30_000)),
     ] {
-        let (status, body) = server.post("/api/v1/tasks", mapping("deep", &sql)).await;
-        assert_eq!(status, 422, "{body}");
-        let message = body["message"].as_str().unwrap();
-        assert!(message.contains("transform.sql"), "{message}");
+        let e = app
+            .tasks()
+            .create(mapping("deep", &sql))
+            .expect_error(422)
+            .await;
+        assert!(e.message.contains("transform.sql"), "{}", e.message);
     }
     // The same depth through a parameter: accepted when saved, refused when the run plans it.
-    let (status, body) = server
-        .post(
-            "/api/v1/tasks",
-            json!({
+    app.tasks()
+        .create(json!({
                 "folder": "sec", "name": "param_sql", "type": "MTT", "allow_parallel": true,
                 "definition": {
                     "sources": [{"name": "orders", "format": "csv", "path": "orders.csv"}],
                     "transform": {"sql": "SELECT ${expr} AS x FROM orders"},
                     "target": {"format": "csv", "path": "out/param.csv"}
                 }
-            }),
-        )
+        }))
+        .expect(201)
         .await;
-    assert_eq!(status, 201, "{body}");
     let mut runs = Vec::new();
+    let deep = chain("+", 5_000);
     for _ in 0..3 {
-        runs.push(
-            server
-                .start_run("sec/param_sql", json!({"expr": chain("+", 5_000)}))
-                .await,
-        );
+        runs.push(app.start_run("sec/param_sql", &[("expr", &deep)]).await);
     }
     for run in &runs {
-        let done = server.wait_end(run, 60).await;
-        assert_eq!(done["state"], "failed", "{done}");
-        assert!(
-            done["error"].as_str().unwrap().contains("deep"),
-            "{}",
-            done["error"]
-        );
+        let done = app.wait_end(run, 60).await;
+        assert_eq!(done.state, "failed", "{done:?}");
+        let error = done.error.as_deref().unwrap();
+        assert!(error.contains("deep"), "{error}");
     }
     // The deepest accepted SQL plans and runs on the server's threads.
     let sql = format!("SELECT id, {} AS x FROM orders", chain("+", 240));
-    let (status, body) = server.post("/api/v1/tasks", mapping("deepest", &sql)).await;
-    assert_eq!(status, 201, "{body}");
-    let run = server.start_run("sec/deepest", json!({})).await;
-    let done = server.wait_end(&run, 60).await;
-    assert_eq!(done["state"], "completed", "{done}");
+    app.tasks()
+        .create(mapping("deepest", &sql))
+        .expect(201)
+        .await;
+    let run = app.start_run("sec/deepest", &[]).await;
+    let done = app.wait_end(&run, 60).await;
+    assert_eq!(done.state, "completed", "{done:?}");
     let out = std::fs::read_to_string(area.join("out/deep.csv")).unwrap();
     assert_eq!(out.lines().nth(1), Some("1,240"), "{out}");
-    assert!(!server.server_log().contains("overflowed its stack"));
+    assert!(!app.server_log().contains("overflowed its stack"));
 }

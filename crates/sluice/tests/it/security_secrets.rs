@@ -3,12 +3,10 @@
 //! new key; a server without the key refuses to start instead of running blind.
 
 use super::support::*;
-use reqwest::Method;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// The files under `dir` whose bytes contain `needle`.
 fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
@@ -40,13 +38,6 @@ fn sluice(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     cmd.output().unwrap()
 }
 
-async fn check(server: &TestServer, name: &str) -> serde_json::Value {
-    let path = format!("/api/v1/connections/{name}/check");
-    let (status, body) = server.call(Method::POST, &path, Some(json!({}))).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 #[tokio::test]
 async fn connection_secrets_are_sealed_at_rest_and_rotate() {
     let Some(mut db) = mysql().await else { return };
@@ -68,24 +59,21 @@ async fn connection_secrets_are_sealed_at_rest_and_rotate() {
 
     let defs = defs_dir(&[]);
     let data = tempfile::tempdir().unwrap();
-    let mut server = TestServer::start_with(defs.path(), Some(data.path()), &[]).await;
+    let mut app = TestApp::spawn_with(defs.path(), Some(data.path()), &[]).await;
     let created = [
         json!({"name": "mdb", "type": "mysql", "config": {"host": "127.0.0.1", "port": 3306,
                "database": "test", "user": tag, "password": password}}),
         json!({"name": "key", "type": "secret", "config": {"secret": secret}}),
     ];
     for c in created {
-        let (status, body) = server
-            .call(Method::POST, "/api/v1/connections", Some(c))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        assert!(!body.to_string().contains(&password), "{body}");
+        let answer = app.connections().create(c).expect_status(201).await;
+        assert!(!answer.text.contains(&password), "{}", answer.text);
     }
     // The sealed password opens where it is used: MariaDB accepts it.
-    let ok = check(&server, "mdb").await;
-    assert_eq!(ok["ok"], true, "{ok}");
-    let (_, shown) = server.get("/api/v1/connections/mdb").await;
-    assert_eq!(shown["config"]["password"], "***", "{shown}");
+    let ok = app.connections().check("mdb").expect(200).await;
+    assert!(ok.ok, "{ok:?}");
+    let shown = app.connections().get("mdb").expect(200).await;
+    assert_eq!(shown.config["password"], "***", "{shown:?}");
 
     let key_file = data.path().join("secret.key");
     let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
@@ -100,7 +88,7 @@ async fn connection_secrets_are_sealed_at_rest_and_rotate() {
     let busy = sluice(&["secrets", "rotate", "--data-dir", dir], &[]);
     assert!(!busy.status.success());
     assert!(String::from_utf8_lossy(&busy.stderr).contains("stop the server first"));
-    assert!(server.terminate().success());
+    assert!(app.terminate().await.success());
 
     let old_key = std::fs::read_to_string(&key_file).unwrap();
     let rotated = sluice(&["secrets", "rotate", "--data-dir", dir], &[]);
@@ -120,15 +108,22 @@ async fn connection_secrets_are_sealed_at_rest_and_rotate() {
     assert!(!refused.status.success());
     assert!(why.contains("does not have"), "{why}");
 
-    let server = TestServer::start_with(defs.path(), Some(data.path()), &[]).await;
-    let ok = check(&server, "mdb").await;
-    assert_eq!(ok["ok"], true, "after rotation: {ok}");
+    let app = TestApp::spawn_with(defs.path(), Some(data.path()), &[]).await;
+    let ok = app.connections().check("mdb").expect(200).await;
+    assert!(ok.ok, "after rotation: {ok:?}");
     for needle in [&password, &secret] {
         let found = files_holding(data.path(), needle);
         assert!(found.is_empty(), "plain secret in {found:?}");
     }
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(app);
+    // The killed server's sessions go away once MariaDB notices; then the user can go.
+    let sessions =
+        format!("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{tag}'");
+    eventually(secs(10), async || {
+        let n: Option<i64> = db.query_first(&sessions).await.unwrap();
+        n == Some(0)
+    })
+    .await;
     db.query_drop(format!("DROP USER '{tag}'@'%'"))
         .await
         .unwrap();

@@ -34,46 +34,45 @@ async fn a_pyspark_file_reads_csv_and_writes_parquet() {
     let input = defs.path().join("orders.csv");
     std::fs::write(defs.path().join("spark_task.toml"), task(&input)).unwrap();
     let home = home.display().to_string();
-    let server = TestServer::start_with(defs.path(), None, &[("SPARK_HOME", home.as_str())]).await;
-    let run = server.start_run("spark_task", json!({})).await;
-    let done = server.wait_end(&run, 240).await;
+    let app = TestApp::spawn_with(defs.path(), None, &[("SPARK_HOME", home.as_str())]).await;
+    let run = app.start_run("spark_task", &[]).await;
+    let done = app.wait_end(&run, 240).await;
     assert_eq!(
-        done["state"],
+        done.state,
         "completed",
-        "{done}\n{:?}",
-        server.log(&run, "warn").await
+        "{done:?}\n{:?}",
+        app.log(&run, "warn").await
     );
-    let lines = server.log(&done, "info").await;
+    let lines = app.log(&done, "info").await;
     assert!(
         lines
             .iter()
-            .any(|l| l["message"] == "rows for DE: 3" && l["level"] == "info"),
+            .any(|l| l.message == "rows for DE: 3" && l.level == "info"),
         "the program's output, as printed"
     );
     assert!(
-        lines.iter().any(|l| l["message"]
-            .as_str()
-            .unwrap()
-            .contains(" INFO SparkContext")),
+        lines
+            .iter()
+            .any(|l| l.message.contains(" INFO SparkContext")),
         "Spark's own INFO lines keep their level"
     );
     // The UI is off: the application's jobs, stages and tasks were read from the driver's log
     // (which does not name a local application).
-    let spark = &done["spark"];
-    assert_eq!(spark["state"], "succeeded", "{spark}");
-    assert_eq!(spark["app_id"], serde_json::Value::Null, "{spark}");
-    for what in ["jobs", "stages", "tasks"] {
-        let t = &spark[what];
-        assert!(t["completed"].as_u64().unwrap() >= 1, "{what}: {spark}");
-        assert_eq!(t["active"], 0, "{what}: {spark}");
-        assert_eq!(t["failed"], 0, "{what}: {spark}");
+    let spark = done.spark.as_ref().unwrap();
+    assert_eq!(spark.state, "succeeded", "{spark:?}");
+    assert_eq!(spark.app_id, None, "{spark:?}");
+    for (what, t) in [
+        ("jobs", spark.jobs),
+        ("stages", spark.stages),
+        ("tasks", spark.tasks),
+    ] {
+        assert!(t.completed >= 1, "{what}: {spark:?}");
+        assert_eq!(t.active, 0, "{what}: {spark:?}");
+        assert_eq!(t.failed, 0, "{what}: {spark:?}");
     }
-    assert_eq!(
-        spark["jobs"]["completed"], spark["jobs"]["total"],
-        "{spark}"
-    );
+    assert_eq!(spark.jobs.completed, spark.jobs.total, "{spark:?}");
     // The Parquet Spark wrote, read back by another engine.
-    let out = server.data_dir.join("spark/by_country");
+    let out = app.data_dir.join("spark/by_country");
     let ctx = datafusion::prelude::SessionContext::new();
     let df = ctx
         .read_parquet(out.display().to_string(), Default::default())
@@ -87,21 +86,21 @@ async fn a_missing_spark_fails_the_run_at_once_with_why() {
     let defs = defs_dir(&[("jobs/by_country.py", JOB), ("orders.csv", CSV)]);
     let input = defs.path().join("orders.csv");
     std::fs::write(defs.path().join("spark_task.toml"), task(&input)).unwrap();
-    let server = TestServer::start_with(
+    let app = TestApp::spawn_with(
         defs.path(),
         None,
         &[("SLUICE_SPARK__SUBMIT", "/opt/no-spark/bin/spark-submit")],
     )
     .await;
-    let run = server.start_run("spark_task", json!({})).await;
-    let done = server.wait_end(&run, 30).await;
-    assert_eq!(done["state"], "failed");
+    let run = app.start_run("spark_task", &[]).await;
+    let done = app.wait_end(&run, 30).await;
+    assert_eq!(done.state, "failed");
     assert!(
-        done["error"]
-            .as_str()
+        done.error
+            .as_deref()
             .unwrap()
             .contains("could not start `/opt/no-spark/bin/spark-submit`"),
-        "{done}"
+        "{done:?}"
     );
 }
 
@@ -109,14 +108,11 @@ async fn a_missing_spark_fails_the_run_at_once_with_why() {
 async fn the_bundled_spark_example_runs() {
     let Some(home) = spark_home() else { return };
     let home = home.display().to_string();
-    let server =
-        TestServer::start_with(&examples_dir(), None, &[("SPARK_HOME", home.as_str())]).await;
-    let run = server
-        .start_run("code/spark_country_revenue", json!({}))
-        .await;
-    let done = server.wait_end(&run, 240).await;
-    assert_eq!(done["state"], "completed", "{done}");
-    let out = server.data_dir.join("output/code/spark_country_revenue");
+    let app = TestApp::spawn_with(&examples_dir(), None, &[("SPARK_HOME", home.as_str())]).await;
+    let run = app.start_run("code/spark_country_revenue", &[]).await;
+    let done = app.wait_end(&run, 240).await;
+    assert_eq!(done.state, "completed", "{done:?}");
+    let out = app.data_dir.join("output/code/spark_country_revenue");
     let ctx = datafusion::prelude::SessionContext::new();
     let df = ctx
         .read_parquet(out.display().to_string(), Default::default())
@@ -124,11 +120,9 @@ async fn the_bundled_spark_example_runs() {
         .unwrap();
     let countries = df.count().await.unwrap();
     assert!(countries > 1, "{countries} countries");
-    let lines = server.log(&done, "info").await;
+    let lines = app.messages(&done, "info").await;
     assert!(
-        lines
-            .iter()
-            .any(|l| l["message"] == format!("countries: {countries}")),
+        lines.contains(&format!("countries: {countries}")),
         "the program's own count matches what it wrote"
     );
 }
@@ -163,7 +157,7 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
         ),
     )
     .unwrap();
-    let server = TestServer::start_with(
+    let app = TestApp::spawn_with(
         &examples_dir(),
         None,
         &[
@@ -172,68 +166,48 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
         ],
     )
     .await;
-    let c = super::iics_jobs::Iics::login(&server).await;
-    let code = |path: &str| format!("{}/disnext/api/v1/CodeTask{path}", server.url);
+    let c = app.iics().await;
+    let code = |path: &str| c.code_url(path);
+    // The code task API as its clients call it: the session in `IDS-SESSION-ID`.
     let post = |url: String, body: serde_json::Value| {
-        let c = &c;
-        async move {
-            let resp = c
-                .http
-                .post(url)
-                .header("IDS-SESSION-ID", &c.session)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            (status, resp.json::<serde_json::Value>().await.unwrap())
-        }
+        let req = c.http.post(&url).header("IDS-SESSION-ID", &c.session);
+        Call::<serde_json::Value>::new(req.json(&body), format!("POST {url}"))
     };
-    let get = |url: String| {
-        let c = &c;
-        async move {
-            let resp = c
-                .http
-                .get(url)
-                .header("IDS-SESSION-ID", &c.session)
-                .send()
-                .await
-                .unwrap();
-            (resp.status().as_u16(), resp.text().await.unwrap())
-        }
-    };
+    let get = |url: String| c.code_call(reqwest::Method::GET, &url);
 
-    let (s, task) = post(
+    let task = post(
         code(""),
         json!({"codeTaskName": "sum_range", "runtimeEnvironmentName": "re",
         "overrideTaskTimeout": -1, "logLevel": "normal",
         "sparkApplicationFile": "quick.py", "sparkMainClassArgs": ["1000"]}),
     )
+    .expect(200)
     .await;
-    assert_eq!(s, 200, "{task}");
     let id = task["codeTaskId"].as_str().unwrap().to_string();
-    let (s, viewed) = get(code(&format!("/{id}"))).await;
-    assert_eq!(s, 200, "{viewed}");
-    let (s, started) = post(code("/Start"), json!({"codeTaskId": id})).await;
-    assert_eq!(s, 200, "{started}");
+    get(code(&format!("/{id}"))).expect_status(200).await;
+    let started = post(code("/Start"), json!({"codeTaskId": id}))
+        .expect(200)
+        .await;
     assert_eq!(started["summary"], "Code Task started successfully");
     let job = started["jobId"].as_str().unwrap().to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
-    let status = loop {
-        let (_, text) = get(code(&format!("/JobStatus/{job}"))).await;
-        let st: serde_json::Value = serde_json::from_str(&text).unwrap();
-        if !["QUEUED", "RUNNING"].contains(&st["executionState"].as_str().unwrap()) {
-            break st;
+    let status = eventually(secs(240), async || {
+        let st = get(code(&format!("/JobStatus/{job}")))
+            .send()
+            .await
+            .json::<serde_json::Value>();
+        if ["QUEUED", "RUNNING"].contains(&st["executionState"].as_str().unwrap()) {
+            Err(st)
+        } else {
+            Ok(st)
         }
-        assert!(std::time::Instant::now() < deadline, "{st}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     assert_eq!(status["executionState"], "SUCCEEDED", "{status}");
     assert_eq!(status["codeTaskName"], "sum_range");
     assert_eq!(status["sparkApplicationState"], "SUCCEEDED", "{status}");
-    let (s, text) = get(code(&format!("/SparkTaskStatus/{job}"))).await;
-    assert_eq!(s, 200, "{text}");
-    let sp: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let sp = get(code(&format!("/SparkTaskStatus/{job}")))
+        .expect(200)
+        .await;
     assert_eq!(sp["applicationState"], "SUCCEEDED", "{sp}");
     assert!(sp["jobs"]["completed"].as_u64().unwrap() >= 1, "{sp}");
     assert_eq!(sp["jobs"]["active"], 0, "{sp}");
@@ -242,47 +216,51 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
         serde_json::Value::Null,
         "gone with the driver: {sp}"
     );
-    let (s, log) = get(status["sessionLogUrl"].as_str().unwrap().to_string()).await;
-    assert_eq!(s, 200);
+    let log = get(status["sessionLogUrl"].as_str().unwrap().to_string())
+        .expect_text(200)
+        .await;
     assert!(
         log.contains("sum: 499500"),
         "the program's output is in the session log"
     );
 
     // Cancel mid-run: the job ends CANCELLED and no JVM of it is left on this node.
-    let (_, task) = post(
+    let task = post(
         code(""),
         json!({"codeTaskName": "sleepy", "agentGroupId": "g",
         "sparkApplicationFile": "slow.py"}),
     )
-    .await;
-    let (_, started) = post(code("/Start"), json!({"codeTaskId": task["codeTaskId"]})).await;
-    let job = started["jobId"].as_str().unwrap().to_string();
-    let run = json!({"id": job});
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
-    while !server
-        .log(&run, "info")
+    .send()
+    .await
+    .json::<serde_json::Value>();
+    let started = post(code("/Start"), json!({"codeTaskId": task["codeTaskId"]}))
+        .send()
         .await
-        .iter()
-        .any(|l| l["message"] == "ready")
-    {
-        assert!(std::time::Instant::now() < deadline, "never ready");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+        .json::<serde_json::Value>();
+    let job = started["jobId"].as_str().unwrap().to_string();
+    eventually(secs(240), async || {
+        let ready = app
+            .messages(&job, "info")
+            .await
+            .iter()
+            .any(|m| m == "ready");
+        ready.then_some(()).ok_or("never ready")
+    })
+    .await;
     assert!(processes_with("sluice-sleepy-1") > 0, "the driver runs");
     // The application lowered its log level before its job: only the driver's monitoring API
     // can tell its id and that the job is done.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let running = loop {
-        let (s, text) = get(code(&format!("/SparkTaskStatus/{job}"))).await;
-        assert_eq!(s, 200, "{text}");
-        let sp: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let running = eventually(secs(30), async || {
+        let sp = get(code(&format!("/SparkTaskStatus/{job}")))
+            .expect(200)
+            .await;
         if sp["applicationId"].is_string() && sp["jobs"]["completed"].as_u64() >= Some(1) {
-            break sp;
+            Ok(sp)
+        } else {
+            Err(sp)
         }
-        assert!(std::time::Instant::now() < deadline, "{sp}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     assert_eq!(running["applicationState"], "RUNNING", "{running}");
     assert!(
         running["applicationId"]
@@ -305,34 +283,41 @@ async fn the_iics_code_task_flow_end_to_end_and_cancel() {
         apps[0]["id"], running["applicationId"],
         "the UI link leads to this application"
     );
-    let (_, native) = server.get(&format!("/api/v1/runs/{job}")).await;
+    let native = app
+        .runs()
+        .get(&job)
+        .send()
+        .await
+        .json::<sluice_types::RunView>();
+    let native_app_id = native.spark.as_ref().and_then(|s| s.app_id.as_deref());
     assert_eq!(
-        native["spark"]["app_id"], running["applicationId"],
-        "{native}"
+        native_app_id,
+        running["applicationId"].as_str(),
+        "{native:?}"
     );
-    let (s, cancelled) = post(code("/Cancel"), json!({"jobId": job})).await;
-    assert_eq!(s, 200, "{cancelled}");
-    let done = server.wait_end(&run, 60).await;
-    assert_eq!(done["state"], "stopped");
-    let (_, text) = get(code(&format!("/JobStatus/{job}"))).await;
+    post(code("/Cancel"), json!({"jobId": job}))
+        .expect_json(200)
+        .await;
+    let done = app.wait_end(&job, 60).await;
+    assert_eq!(done.state, "stopped");
+    let text = get(code(&format!("/JobStatus/{job}"))).send().await.text;
     assert!(text.contains("\"CANCELLED\""), "{text}");
     assert!(text.contains("\"KILLED\""), "{text}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while processes_with("sluice-sleepy-1") > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a JVM of the cancelled job is left"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually(secs(10), async || {
+        let left = processes_with("sluice-sleepy-1") == 0;
+        left.then_some(())
+            .ok_or("a JVM of the cancelled job is left")
+    })
+    .await;
     // Errors: unknown ids, missing fields, a job that is not a Spark application.
-    assert_eq!(get(code("/JobStatus/nope")).await.0, 404);
-    assert_eq!(get(code("/SparkTaskStatus/nope")).await.0, 404);
-    assert_eq!(
-        post(code("/Start"), json!({"codeTaskId": "nope"})).await.0,
-        404
-    );
-    assert_eq!(post(code(""), json!({"codeTaskName": "x"})).await.0, 400);
+    get(code("/JobStatus/nope")).expect_status(404).await;
+    get(code("/SparkTaskStatus/nope")).expect_status(404).await;
+    post(code("/Start"), json!({"codeTaskId": "nope"}))
+        .expect_json(404)
+        .await;
+    post(code(""), json!({"codeTaskName": "x"}))
+        .expect_json(400)
+        .await;
 }
 
 const JAVA_APP: &str = r#"package demo;
@@ -388,16 +373,14 @@ async fn a_java_spark_application_runs_with_its_main_class_and_arguments() {
     )
     .unwrap();
     let home = home.display().to_string();
-    let server = TestServer::start_with(defs.path(), None, &[("SPARK_HOME", home.as_str())]).await;
-    let run = server.start_run("squares", json!({"n": "1000"})).await;
-    let done = server.wait_end(&run, 240).await;
-    assert_eq!(done["state"], "completed", "{done}");
-    let lines = server.log(&done, "info").await;
+    let app = TestApp::spawn_with(defs.path(), None, &[("SPARK_HOME", home.as_str())]).await;
+    let run = app.start_run("squares", &[("n", "1000")]).await;
+    let done = app.wait_end(&run, 240).await;
+    assert_eq!(done.state, "completed", "{done:?}");
+    let lines = app.messages(&done, "info").await;
     // 1² + ... + 1000² = 1000·1001·2001/6
     assert!(
-        lines
-            .iter()
-            .any(|l| l["message"] == "sum of squares: 333833500"),
+        lines.iter().any(|m| m == "sum of squares: 333833500"),
         "the application's output"
     );
 }

@@ -2,7 +2,6 @@
 //! runs there, and a cancel ends its application on the master and its driver on this node.
 
 use super::support::*;
-use serde_json::json;
 
 /// A Spark standalone cluster on loopback: a master and one worker, killed on drop.
 struct Cluster {
@@ -69,20 +68,17 @@ async fn cluster(home: &std::path::Path) -> Cluster {
         master,
         ui: format!("http://127.0.0.1:{ui}/json/"),
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
+    eventually(secs(120), async || {
         if let Ok(r) = reqwest::get(&c.ui).await
             && let Ok(state) = r.json::<serde_json::Value>().await
             && state["aliveworkers"] == 1
         {
-            return c;
+            return Ok(());
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the cluster did not come up"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+        Err("the cluster did not come up")
+    })
+    .await;
+    c
 }
 
 /// The same kind of job over `spark://` on a two-process standalone cluster; a cancel leaves no
@@ -118,26 +114,23 @@ async fn a_standalone_cluster_runs_the_job_and_a_cancel_ends_its_application() {
         .unwrap();
     }
     let home = home.display().to_string();
-    let server = TestServer::start_with(defs.path(), None, &[("SPARK_HOME", home.as_str())]).await;
-    let run = server.start_run("cluster_sum", json!({})).await;
-    let done = server.wait_end(&run, 240).await;
-    assert_eq!(done["state"], "completed", "{done}");
-    let lines = server.log(&done, "info").await;
-    assert!(lines.iter().any(|l| l["message"] == "sum: 499500"));
+    let app = TestApp::spawn_with(defs.path(), None, &[("SPARK_HOME", home.as_str())]).await;
+    let run = app.start_run("cluster_sum", &[]).await;
+    let done = app.wait_end(&run, 240).await;
+    assert_eq!(done.state, "completed", "{done:?}");
+    let lines = app.messages(&done, "info").await;
+    assert!(lines.iter().any(|m| m == "sum: 499500"));
     // The cluster named the application; its id and jobs are on the run (read from the driver's
     // log: this task turned the UI off).
-    let spark = &done["spark"];
+    let spark = done.spark.as_ref().unwrap();
     assert!(
-        spark["app_id"].as_str().unwrap().starts_with("app-"),
-        "{spark}"
+        spark.app_id.as_deref().unwrap().starts_with("app-"),
+        "{spark:?}"
     );
-    assert_eq!(spark["state"], "succeeded", "{spark}");
-    assert!(spark["jobs"]["completed"].as_u64().unwrap() >= 1, "{spark}");
-    assert_eq!(
-        spark["jobs"]["completed"], spark["jobs"]["total"],
-        "{spark}"
-    );
-    assert_eq!(spark["ui_url"], serde_json::Value::Null, "{spark}");
+    assert_eq!(spark.state, "succeeded", "{spark:?}");
+    assert!(spark.jobs.completed >= 1, "{spark:?}");
+    assert_eq!(spark.jobs.completed, spark.jobs.total, "{spark:?}");
+    assert_eq!(spark.ui_url, None, "{spark:?}");
     let state: serde_json::Value = reqwest::get(&c.ui).await.unwrap().json().await.unwrap();
     assert_eq!(
         state["completedapps"].as_array().unwrap().len(),
@@ -145,45 +138,36 @@ async fn a_standalone_cluster_runs_the_job_and_a_cancel_ends_its_application() {
         "{state}"
     );
 
-    let run = server.start_run("cluster_wait", json!({})).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
-    while !server
-        .log(&run, "info")
-        .await
-        .iter()
-        .any(|l| l["message"] == "ready")
-    {
-        assert!(std::time::Instant::now() < deadline, "never ready");
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    let run = app.start_run("cluster_wait", &[]).await;
+    eventually(secs(240), async || {
+        let ready = app
+            .messages(&run, "info")
+            .await
+            .iter()
+            .any(|m| m == "ready");
+        ready.then_some(()).ok_or("never ready")
+    })
+    .await;
     let state: serde_json::Value = reqwest::get(&c.ui).await.unwrap().json().await.unwrap();
     assert_eq!(
         state["activeapps"].as_array().unwrap().len(),
         1,
         "running on the cluster: {state}"
     );
-    let id = run["id"].as_str().unwrap();
-    server
-        .post(
-            &format!("/api/v1/runs/{id}/stop"),
-            json!({"mode": "graceful"}),
-        )
-        .await;
-    let stopped = server.wait_end(&run, 60).await;
-    assert_eq!(stopped["state"], "stopped");
-    assert_eq!(stopped["spark"]["state"], "killed", "{stopped}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
+    let _ = app.runs().stop(&run, Some("graceful")).send().await;
+    let stopped = app.wait_end(&run, 60).await;
+    assert_eq!(stopped.state, "stopped");
+    let spark = stopped.spark.as_ref().unwrap();
+    assert_eq!(spark.state, "killed", "{stopped:?}");
+    eventually(secs(60), async || {
         let state: serde_json::Value = reqwest::get(&c.ui).await.unwrap().json().await.unwrap();
         if state["activeapps"].as_array().unwrap().is_empty() {
-            break;
+            Ok(())
+        } else {
+            Err(format!("the application outlived the cancel: {state}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the application outlived the cancel: {state}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    })
+    .await;
     assert_eq!(
         processes_with("sluice-cluster_wait-1"),
         0,

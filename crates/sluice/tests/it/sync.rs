@@ -4,10 +4,11 @@
 
 use super::support::*;
 use serde_json::{Value, json};
+use sluice_types::RunView;
 use tokio_postgres::Client;
 
 /// A server whose definitions are the test PostgreSQL connection plus `tasks` (name, TOML).
-async fn server(tasks: &[(&str, String)]) -> (TestServer, tempfile::TempDir) {
+async fn spawn(tasks: &[(&str, String)]) -> (TestApp, tempfile::TempDir) {
     let mut files: Vec<(String, String)> =
         vec![("connections/pg.toml".into(), pg_connection_file())];
     for (name, body) in tasks {
@@ -18,7 +19,7 @@ async fn server(tasks: &[(&str, String)]) -> (TestServer, tempfile::TempDir) {
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
     let defs = defs_dir(&refs);
-    (TestServer::start_with(defs.path(), None, &[]).await, defs)
+    (TestApp::spawn_with(defs.path(), None, &[]).await, defs)
 }
 
 async fn count(pg: &Client, table: &str) -> i64 {
@@ -28,23 +29,22 @@ async fn count(pg: &Client, table: &str) -> i64 {
         .get(0)
 }
 
-fn counters(run: &Value) -> (u64, u64, u64, u64, u64) {
-    let c = &run["counters"];
-    let g = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("{k} in {run}"));
+fn counters(run: &RunView) -> (u64, u64, u64, u64, u64) {
+    let c = &run.counters;
     (
-        g("inserts"),
-        g("updates"),
-        g("deletes"),
-        g("skipped"),
-        g("target_rows_failed"),
+        c.inserts,
+        c.updates,
+        c.deletes,
+        c.skipped,
+        c.target_rows_failed,
     )
 }
 
-fn rejects(server: &TestServer, run: &Value) -> Vec<Value> {
-    let path = server
+fn rejects(app: &TestApp, run: &RunView) -> Vec<Value> {
+    let path = app
         .data_dir
         .join("rejects")
-        .join(format!("{}.jsonl", run["id"].as_str().unwrap()));
+        .join(format!("{}.jsonl", run.id));
     match std::fs::read_to_string(&path) {
         Ok(text) => text
             .lines()
@@ -72,14 +72,14 @@ async fn csv_into_postgres_loads_every_row_and_rejects_only_key_collisions() {
         "type = \"DSS\"\n[source]\nformat = \"csv\"\npath = \"{}\"\n[target]\nconnection = \"pg\"\ntable = \"{t}\"\n",
         csv.display()
     );
-    let (server, _defs) = server(&[("load", task)]).await;
-    let run = server.start_run("sync/load", json!({})).await;
-    let run = server.wait_end(&run, 120).await;
-    assert_eq!(run["state"], "completed_with_errors", "{run}");
+    let (app, _defs) = spawn(&[("load", task)]).await;
+    let run = app.start_run("sync/load", &[]).await;
+    let run = app.wait_end(&run, 120).await;
+    assert_eq!(run.state, "completed_with_errors", "{run:?}");
     let (ins, upd, del, _, failed) = counters(&run);
-    assert_eq!((ins, upd, del, failed), (1997, 0, 0, 3), "{run}");
-    assert_eq!(run["counters"]["source_rows_read"], 2000);
-    let rej = rejects(&server, &run);
+    assert_eq!((ins, upd, del, failed), (1997, 0, 0, 3), "{run:?}");
+    assert_eq!(run.counters.source_rows_read, 2000);
+    let rej = rejects(&app, &run);
     assert_eq!(rej.len(), 3);
     for r in &rej {
         assert!(
@@ -150,7 +150,7 @@ async fn upsert_update_delete_and_truncate_count_exactly() {
         )
     };
     let all = format!("SELECT * FROM {src}");
-    let (server, _defs) = server(&[
+    let (app, _defs) = spawn(&[
         ("upsert", task("upsert", &all, "")),
         ("update", task("update", &format!("SELECT id, v + 1 AS v FROM {src} WHERE id BETWEEN 140 AND 150 UNION ALL SELECT 900, 1"), "")),
         ("delete", task("delete", &format!("SELECT id FROM {dst} WHERE id <= 10 UNION ALL SELECT 1000"), "")),
@@ -158,12 +158,12 @@ async fn upsert_update_delete_and_truncate_count_exactly() {
     ])
     .await;
 
-    let run = server
-        .wait_end(&server.start_run("sync/upsert", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("sync/upsert", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
     // 50 new; 25 changed + id 7 (changed by its last row); 25 identical and 1 superseded skipped.
-    assert_eq!(counters(&run), (50, 26, 0, 26, 0), "{run}");
+    assert_eq!(counters(&run), (50, 26, 0, 26, 0), "{run:?}");
     assert_eq!(count(&pg, &dst).await, 150);
     let changed: i64 = pg
         .query_one(
@@ -184,23 +184,23 @@ async fn upsert_update_delete_and_truncate_count_exactly() {
         .get(0);
     assert_eq!(seven, "last:77");
 
-    let run = server
-        .wait_end(&server.start_run("sync/update", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("sync/update", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
-    assert_eq!(counters(&run), (0, 11, 0, 1, 0), "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
+    assert_eq!(counters(&run), (0, 11, 0, 1, 0), "{run:?}");
     assert_eq!(count(&pg, &dst).await, 150, "an update inserts nothing");
 
-    let run = server
-        .wait_end(&server.start_run("sync/delete", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("sync/delete", &[]).await, 60)
         .await;
-    assert_eq!(counters(&run), (0, 0, 10, 1, 0), "{run}");
+    assert_eq!(counters(&run), (0, 0, 10, 1, 0), "{run:?}");
     assert_eq!(count(&pg, &dst).await, 140);
 
-    let run = server
-        .wait_end(&server.start_run("sync/reload", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("sync/reload", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
     assert_eq!(counters(&run).0, 100);
     let same: i64 = pg
         .query_one(
@@ -235,38 +235,38 @@ async fn rejected_rows_are_reported_and_the_threshold_fails_the_run_untouched() 
             "type = \"DSS\"\n[source]\nconnection = \"pg\"\nquery = \"{q}\"\n[target]\nconnection = \"pg\"\ntable = \"{t}\"\n{extra}"
         )
     };
-    let (server, _defs) = server(&[
+    let (app, _defs) = spawn(&[
         ("lenient", task("")),
         ("strict", task("[options]\nerror_threshold = 3")),
     ])
     .await;
-    let run = server
-        .wait_end(&server.start_run("sync/strict", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("sync/strict", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "failed", "{run}");
+    assert_eq!(run.state, "failed", "{run:?}");
     assert!(
-        run["error"]
-            .as_str()
+        run.error
+            .as_deref()
             .unwrap_or_default()
             .contains("threshold")
-            || !server.log(&run, "error").await.is_empty(),
-        "{run}"
+            || !app.log(&run, "error").await.is_empty(),
+        "{run:?}"
     );
     assert_eq!(
         count(&pg, &t).await,
         1,
         "a failed load leaves the table as it was"
     );
-    assert_eq!(run["counters"]["target_rows_written"], 0, "{run}");
+    assert_eq!(run.counters.target_rows_written, 0, "{run:?}");
 
-    let run = server
-        .wait_end(&server.start_run("sync/lenient", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("sync/lenient", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed_with_errors", "{run}");
+    assert_eq!(run.state, "completed_with_errors", "{run:?}");
     let (ins, _, _, _, failed) = counters(&run);
-    assert_eq!((ins, failed), (6, 6), "{run}");
+    assert_eq!((ins, failed), (6, 6), "{run:?}");
     assert_eq!(count(&pg, &t).await, 7);
-    let rej = rejects(&server, &run);
+    let rej = rejects(&app, &run);
     let reason = |id: i64| {
         rej.iter()
             .find(|r| r["row"]["id"] == id)
@@ -299,11 +299,11 @@ async fn a_row_range_loads_exactly_those_rows() {
         "type = \"DSS\"\n[source]\nformat = \"csv\"\npath = \"{}\"\n[target]\nconnection = \"pg\"\ntable = \"{t}\"\ncreate = true\nkeys = [\"order_id\"]\n[options]\nfirst_row = 11\nlast_row = 20\n",
         examples_dir().join("data/orders.csv").display()
     );
-    let (server, _defs) = server(&[("range", task)]).await;
-    let run = server
-        .wait_end(&server.start_run("sync/range", json!({})).await, 60)
+    let (app, _defs) = spawn(&[("range", task)]).await;
+    let run = app
+        .wait_end(&app.start_run("sync/range", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
     let ids: Vec<i64> = pg
         .query(&format!("SELECT order_id FROM {t} ORDER BY 1"), &[])
         .await
@@ -327,38 +327,20 @@ async fn connection_checks_say_why_they_fail() {
         ("connections/bad_db.toml", bad_db),
         ("connections/refused.toml", refused),
     ]);
-    let server = TestServer::start_with(defs.path(), None, &[]).await;
-    let (status, ok) = server.post("/api/v1/connections/pg/check", json!({})).await;
-    assert_eq!(status, 200, "{ok}");
-    assert_eq!(ok["ok"], true, "{ok}");
+    let app = TestApp::spawn_with(defs.path(), None, &[]).await;
+    let ok = app.connections().check("pg").expect(200).await;
+    assert!(ok.ok, "{ok:?}");
+    assert!(ok.message.contains("PostgreSQL"), "{ok:?}");
+    let bad = app.connections().check("bad_db").expect(200).await;
+    assert!(!bad.ok);
+    assert!(bad.message.contains("does not exist"), "{bad:?}");
+    let refused = app.connections().check("refused").expect(200).await;
+    assert!(!refused.ok);
     assert!(
-        ok["message"].as_str().unwrap().contains("PostgreSQL"),
-        "{ok}"
+        refused.message.to_lowercase().contains("refused"),
+        "{refused:?}"
     );
-    let (_, bad) = server
-        .post("/api/v1/connections/bad_db/check", json!({}))
-        .await;
-    assert_eq!(bad["ok"], false);
-    assert!(
-        bad["message"].as_str().unwrap().contains("does not exist"),
-        "{bad}"
-    );
-    let (_, refused) = server
-        .post("/api/v1/connections/refused/check", json!({}))
-        .await;
-    assert_eq!(refused["ok"], false);
-    assert!(
-        refused["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("refused"),
-        "{refused}"
-    );
-    let (status, missing) = server
-        .post("/api/v1/connections/nope/check", json!({}))
-        .await;
-    assert_eq!(status, 404, "{missing}");
+    app.connections().check("nope").expect_status(404).await;
 }
 
 #[tokio::test]
@@ -395,11 +377,11 @@ path = "{target}"
         csv = examples_dir().join("data/orders.csv").display(),
         target = target.display()
     );
-    let (server, _defs) = server(&[("by_region", task)]).await;
-    let run = server
-        .wait_end(&server.start_run("sync/by_region", json!({})).await, 60)
+    let (app, _defs) = spawn(&[("by_region", task)]).await;
+    let run = app
+        .wait_end(&app.start_run("sync/by_region", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
     let mut expected = std::collections::BTreeMap::<&str, i64>::new();
     let mut rdr = csv::Reader::from_path(examples_dir().join("data/orders.csv")).unwrap();
     for rec in rdr.records() {
@@ -439,12 +421,12 @@ async fn upsert_without_a_unique_index_matches_on_the_keys() {
     let task = format!(
         "type = \"DSS\"\n[source]\nconnection = \"pg\"\nquery = \"{q}\"\n[target]\nconnection = \"pg\"\ntable = \"{t}\"\noperation = \"upsert\"\nkeys = [\"a\", \"b\"]\n"
     );
-    let (server, _defs) = server(&[("upsert_nokey", task)]).await;
-    let run = server
-        .wait_end(&server.start_run("sync/upsert_nokey", json!({})).await, 60)
+    let (app, _defs) = spawn(&[("upsert_nokey", task)]).await;
+    let run = app
+        .wait_end(&app.start_run("sync/upsert_nokey", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
-    assert_eq!(counters(&run), (2, 1, 0, 1, 0), "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
+    assert_eq!(counters(&run), (2, 1, 0, 1, 0), "{run:?}");
     let rows: Vec<String> = pg
         .query(&format!("SELECT a || b || v FROM {t} ORDER BY a, b"), &[])
         .await
@@ -474,30 +456,27 @@ async fn rows_that_do_not_parse_go_to_the_reject_file_with_their_fields() {
             csv.display()
         )
     };
-    let (server, _defs) = server(&[
+    let (app, _defs) = spawn(&[
         ("bad_csv", task("")),
         ("bad_csv_strict", task("[options]\nerror_threshold = 1\n")),
     ])
     .await;
-    let run = server
-        .wait_end(
-            &server.start_run("sync/bad_csv_strict", json!({})).await,
-            60,
-        )
+    let run = app
+        .wait_end(&app.start_run("sync/bad_csv_strict", &[]).await, 60)
         .await;
     assert_eq!(
-        run["state"], "failed",
-        "two rejects pass a threshold of one: {run}"
+        run.state, "failed",
+        "two rejects pass a threshold of one: {run:?}"
     );
     assert_eq!(count(&pg, &t).await, 0);
 
-    let run = server
-        .wait_end(&server.start_run("sync/bad_csv", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("sync/bad_csv", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed_with_errors", "{run}");
-    assert_eq!(run["counters"]["source_rows_failed"], 2, "{run}");
+    assert_eq!(run.state, "completed_with_errors", "{run:?}");
+    assert_eq!(run.counters.source_rows_failed, 2, "{run:?}");
     assert_eq!(count(&pg, &t).await, 2);
-    let rej = rejects(&server, &run);
+    let rej = rejects(&app, &run);
     assert_eq!(rej.len(), 2, "{rej:?}");
     let two = rej
         .iter()

@@ -4,7 +4,6 @@
 
 use super::support::*;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 const CSV: &str = "id,country,amount\n1,DE,10\n2,FR,20\n3,DE,30\n4,US,40\n";
 
@@ -40,69 +39,6 @@ fn flow(steps: &[&str]) -> String {
         s.push_str(&format!("[[steps]]\ntask = \"{task}\"\n"));
     }
     s
-}
-
-struct Client<'a> {
-    server: &'a TestServer,
-}
-
-impl Client<'_> {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<String>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .server
-            .http
-            .request(method, format!("{}{path}", self.server.url))
-            .basic_auth(ADMIN, Some(ADMIN_PASSWORD))
-            .header("accept", "application/json");
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-
-    /// Runs a taskflow by name; answers its `RunId`, which must be a string of digits.
-    async fn start(&self, name: &str) -> String {
-        let path = format!("/active-bpel/rt/{name}");
-        let (status, body) = self.call(reqwest::Method::POST, &path, None).await;
-        assert_eq!(status, 200, "{body}");
-        let id = body["RunId"].as_str().expect("RunId is a string");
-        assert!(id.len() > 20 && id.parse::<u128>().is_ok(), "{body}");
-        id.to_string()
-    }
-
-    /// The status of one run through `?runId=`: exactly one element.
-    async fn one(&self, id: &str) -> Value {
-        let (status, list) = self
-            .get(&format!("/active-bpel/services/tf/status?runId={id}"))
-            .await;
-        assert_eq!(status, 200, "{list}");
-        let list = list.as_array().unwrap();
-        assert_eq!(list.len(), 1, "{list:?}");
-        list[0].clone()
-    }
-
-    async fn until_ended(&self, id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let s = self.one(id).await;
-            if s["status"] != "RUNNING" {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "{s}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 fn has_every_field(object: &Value) {
@@ -146,8 +82,8 @@ async fn taskflow_status_answers_one_run_every_field_and_nested_steps() {
         ("flows/loop_b.toml", &flow(&["flows/loop_a"])),
         ("flows/slow_flow.toml", &flow(&["steps/slow"])),
     ]);
-    let server = TestServer::start_with(d.path(), None, &[]).await;
-    let c = Client { server: &server };
+    let app = TestApp::spawn_with(d.path(), None, &[]).await;
+    let c = app.taskflows();
 
     // Two runs: `runId` picks each one, not the newest.
     let a = c.start("inner").await;
@@ -209,45 +145,49 @@ async fn taskflow_status_answers_one_run_every_field_and_nested_steps() {
         (&json!("TASKFLOW"), &json!("inner"), &json!("SUCCESS"))
     );
     let nested_id = nested["runId"].as_str().unwrap();
-    let (status, by_path) = c
-        .get(&format!("/active-bpel/services/tf/status/{nested_id}"))
-        .await;
-    assert_eq!(status, 200, "{by_path}");
+    let by_path = c.status(nested_id).await;
     assert_eq!(by_path["runId"], nested_id);
     assert_eq!(steps(&by_path).len(), 2);
     assert_eq!(outer["rowsProcessed"], 4 + 6, "{outer}");
 
     list_form(&c, &[nested_id, &b, &a]).await;
-    refusals(&c, &server, &a).await;
+    refusals(&c, &app, &a).await;
     terminate_with_a_numeric_run_id(&c).await;
 }
 
 /// Without `runId`: taskflow runs only, newest first, paged and filtered.
-async fn list_form(c: &Client<'_>, newest_first: &[&str]) {
+async fn list_form(c: &Taskflows, newest_first: &[&str]) {
     let ids = |list: &Value| -> Vec<String> {
         let list = list.as_array().unwrap();
         list.iter()
             .map(|s| s["runId"].as_str().unwrap().to_string())
             .collect()
     };
-    let (status, all) = c.get("/active-bpel/services/tf/status").await;
-    assert_eq!(status, 200, "{all}");
+    let all = c.get("/active-bpel/services/tf/status").expect(200).await;
     assert_eq!(ids(&all), newest_first);
-    let (_, page) = c
+    let page = c
         .get("/active-bpel/services/tf/status?offset=1&rowLimit=1")
-        .await;
+        .send()
+        .await
+        .value();
     assert_eq!(ids(&page), [newest_first[1]]);
-    let (_, ok) = c
+    let ok = c
         .get("/active-bpel/services/tf/status?runStatus=Success&rowLimit=50")
-        .await;
+        .send()
+        .await
+        .value();
     assert_eq!(ids(&ok).len(), 3);
-    let (_, failed) = c
+    let failed = c
         .get("/active-bpel/services/tf/status?runStatus=Failed")
-        .await;
+        .send()
+        .await
+        .value();
     assert_eq!(ids(&failed).len(), 0);
-    let (_, later) = c
+    let later = c
         .get("/active-bpel/services/tf/status?startTime=2999-01-01T00:00:00Z")
-        .await;
+        .send()
+        .await
+        .value();
     assert_eq!(ids(&later).len(), 0);
     for bad in [
         "rowLimit=0",
@@ -256,44 +196,34 @@ async fn list_form(c: &Client<'_>, newest_first: &[&str]) {
         "runStatus=Sleeping",
         "startTime=x",
     ] {
-        let (status, e) = c
+        let e = c
             .get(&format!("/active-bpel/services/tf/status?{bad}"))
+            .send()
             .await;
-        assert_eq!(status, 400, "{bad}: {e}");
+        assert_eq!(e.status, 400, "{bad}: {}", e.text);
     }
 }
 
 /// Unknown runs, runs that are not taskflows, another org's runs: 404; a taskflow that runs
 /// itself fails before any step, saying so.
-async fn refusals(c: &Client<'_>, server: &TestServer, a: &str) {
+async fn refusals(c: &Taskflows, app: &TestApp, a: &str) {
     let missing = format!("/active-bpel/services/tf/status?runId={}", u128::MAX / 3);
-    let (status, e) = c.get(&missing).await;
-    assert_eq!(status, 404, "{e}");
+    let e = c.get(&missing).expect(404).await;
     assert_eq!(e["@type"], "error", "{e}");
-    let (_, runs) = server.get("/api/v1/runs?task=steps/all&limit=1").await;
-    let mapping_run = runs["runs"][0]["id"].as_str().unwrap();
-    let (status, _) = c
-        .get(&format!(
-            "/active-bpel/services/tf/status?runId={mapping_run}"
-        ))
-        .await;
-    assert_eq!(status, 404);
+    let runs = app.runs().list("?task=steps/all&limit=1").expect(200).await;
+    let mapping_run = runs.runs[0].id;
+    c.get(&format!(
+        "/active-bpel/services/tf/status?runId={mapping_run}"
+    ))
+    .expect_status(404)
+    .await;
 
-    server
-        .post("/api/v1/orgs", json!({"name": "tf-other"}))
+    let _ = app.orgs().create("tf-other").send().await;
+    app.user_with_role("tf-other", "tf-other-admin", "admin")
         .await;
-    super::security_roles::user_with_role(server, "tf-other", "tf-other-admin", "admin").await;
-    let resp = server
-        .http
-        .get(format!(
-            "{}/active-bpel/services/tf/status?runId={a}",
-            server.url
-        ))
-        .basic_auth("tf-other-admin", Some("password-of-test"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 404);
+    let other = app.taskflows().as_user("tf-other-admin", USER_PASSWORD);
+    let status_of_a = format!("/active-bpel/services/tf/status?runId={a}");
+    other.get(&status_of_a).expect_status(404).await;
 
     let looping = c.start("loop_a").await;
     let ended = c.until_ended(&looping).await;
@@ -307,17 +237,17 @@ async fn refusals(c: &Client<'_>, server: &TestServer, a: &str) {
 }
 
 /// A client that sends the wide `RunId` back as a JSON number loses no digit of it.
-async fn terminate_with_a_numeric_run_id(c: &Client<'_>) {
+async fn terminate_with_a_numeric_run_id(c: &Taskflows) {
     let id = c.start("slow_flow").await;
     let body = format!("{{\"runid\": [{id}]}}");
-    let (status, answer) = c
+    let answer = c
         .call(
             reqwest::Method::PUT,
             "/active-bpel/services/tf/terminate",
             Some(body),
         )
+        .expect(200)
         .await;
-    assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["runs"][0]["runId"], id);
     let ended = c.until_ended(&id).await;
     assert_eq!(ended["status"], "STOPPED", "{ended}");

@@ -2,10 +2,9 @@
 //! may go on, a stop reaches the running step; driven through the IICS job and activity API and
 //! the taskflow service API (`/active-bpel`).
 
-use super::iics_jobs::Iics;
 use super::support::*;
+use reqwest::Method;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 const CSV: &str = "id,country,amount\n1,DE,10\n2,FR,20\n3,DE,30\n4,US,40\n";
 
@@ -80,13 +79,13 @@ fn step_states(entry: &Value) -> Vec<i64> {
 }
 
 async fn job(c: &Iics, name: &str) -> (String, i64) {
-    let (status, job) = c
+    let job = c
         .post(
             "/api/v2/job",
             json!({"taskName": name, "taskType": "Workflow"}),
         )
+        .expect(200)
         .await;
-    assert_eq!(status, 200, "{job}");
     (
         job["taskId"].as_str().unwrap().to_string(),
         job["runId"].as_i64().unwrap(),
@@ -97,8 +96,8 @@ async fn job(c: &Iics, name: &str) -> (String, i64) {
 async fn steps_run_in_order_and_a_failure_stops_the_flow_unless_it_may_go_on() {
     let out = tempfile::tempdir().unwrap();
     let d = defs(&out.path().join("slow.csv"));
-    let server = TestServer::start_with(d.path(), None, &[]).await;
-    let c = Iics::login(&server).await;
+    let app = TestApp::spawn_with(d.path(), None, &[]).await;
+    let c = app.iics().await;
 
     // All steps succeed; the parameters of a step reach its run; the flow counts its steps' rows.
     let (task_id, run_id) = job(&c, "tf_ok").await;
@@ -140,68 +139,32 @@ async fn steps_run_in_order_and_a_failure_stops_the_flow_unless_it_may_go_on() {
     assert_eq!(states, [1, 3, 1], "{e}");
 
     // A mapping task is not a taskflow: the type is checked.
-    let (status, err) = c
+    let err = c
         .post(
             "/api/v2/job",
             json!({"taskName": "tf_ok", "taskType": "MTT"}),
         )
+        .expect(400)
         .await;
-    assert_eq!(
-        (status, err["@type"].clone()),
-        (400, json!("error")),
-        "{err}"
-    );
-}
-
-async fn tf_status(server: &TestServer, auth: &(String, String), id: &str) -> Value {
-    let resp = server
-        .http
-        .get(format!(
-            "{}/active-bpel/services/tf/status/{id}",
-            server.url
-        ))
-        .basic_auth(&auth.0, Some(&auth.1))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    resp.json().await.unwrap()
-}
-
-/// Polls a taskflow run's status until it is no longer RUNNING.
-async fn until_ended(server: &TestServer, auth: &(String, String), id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let s = tf_status(server, auth, id).await;
-        if s["status"] != "RUNNING" {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{s}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert_eq!(err["@type"], "error", "{err}");
 }
 
 #[tokio::test]
 async fn the_taskflow_service_api_runs_reports_and_terminates() {
     let out = tempfile::tempdir().unwrap();
     let d = defs(&out.path().join("slow.csv"));
-    let server = TestServer::start_with(d.path(), None, &[]).await;
-    let auth = (ADMIN.to_string(), ADMIN_PASSWORD.to_string());
+    let app = TestApp::spawn_with(d.path(), None, &[]).await;
+    let tf = app.taskflows();
 
     // Run by name with HTTP Basic and an input field; the RunId is read as text (it is wide).
-    let resp = server
-        .http
-        .post(format!("{}/active-bpel/rt/tf_ok", server.url))
-        .basic_auth(ADMIN, Some(ADMIN_PASSWORD))
-        .json(&json!({"country": "FR"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let answer: Value = resp.json().await.unwrap();
+    let input = json!({"country": "FR"}).to_string();
+    let answer = tf
+        .call(Method::POST, "/active-bpel/rt/tf_ok", Some(input))
+        .expect(200)
+        .await;
     let id = answer["RunId"].as_str().unwrap().to_string();
     assert!(id.parse::<u128>().is_ok(), "{answer}");
-    let done = until_ended(&server, &auth, &id).await;
+    let done = tf.until_ended_by_path(&id).await;
     assert_eq!(done["status"], "SUCCESS", "{done}");
     assert_eq!(done["assetType"], "TASKFLOW");
     assert_eq!(done["assetName"], "tf_ok");
@@ -209,79 +172,69 @@ async fn the_taskflow_service_api_runs_reports_and_terminates() {
     assert_eq!(done["subtasks"], 2);
 
     // The same through the session header, under /saas, and the list form filtered by status.
-    let c = Iics::login(&server).await;
-    let (status, list) = c
+    let c = app.iics().await;
+    let list = c
         .get("/active-bpel/services/tf/status?runStatus=Success&rowLimit=5")
+        .expect(200)
         .await;
-    assert_eq!(status, 200, "{list}");
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
-    let (status, e) = c.get("/active-bpel/services/tf/status?rowLimit=51").await;
-    assert_eq!((status, e["@type"].clone()), (400, json!("error")));
+    let e = c
+        .get("/active-bpel/services/tf/status?rowLimit=51")
+        .expect(400)
+        .await;
+    assert_eq!(e["@type"], "error");
 
     // Terminate a flow while its slow step runs: the step is stopped too.
-    let resp = server
-        .http
-        .get(format!("{}/saas/active-bpel/rt/tf_slow", server.url))
+    let answer = app
+        .anonymous()
+        .get("/saas/active-bpel/rt/tf_slow")
         .header("INFA-SESSION-ID", &c.session)
         .send()
         .await
-        .unwrap();
-    let answer: Value = resp.json().await.unwrap();
+        .json::<Value>();
     let id = answer["RunId"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, runs) = server.get("/api/v1/runs?task=steps/slow&limit=1").await;
-        if runs["runs"][0]["state"] == "running" {
-            break;
+    let slow = async || {
+        app.runs()
+            .list("?task=steps/slow&limit=1")
+            .expect(200)
+            .await
+    };
+    eventually(secs(60), async || {
+        let runs = slow().await;
+        match runs.runs.first() {
+            Some(r) if r.state == "running" => Ok(()),
+            _ => Err(format!("the slow step never ran: {runs:?}")),
         }
-        assert!(Instant::now() < deadline, "the slow step never ran: {runs}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let resp = server
-        .http
-        .put(format!("{}/active-bpel/services/tf/terminate", server.url))
+    })
+    .await;
+    app.anonymous()
+        .send(
+            Method::PUT,
+            "/active-bpel/services/tf/terminate",
+            json!({"runid": [id]}),
+        )
         .header("INFA-SESSION-ID", &c.session)
-        .json(&json!({"runid": [id]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let s = until_ended(&server, &auth, &id).await;
+        .expect_status(200)
+        .await;
+    let s = tf.until_ended_by_path(&id).await;
     assert_eq!(s["status"], "STOPPED", "{s}");
     assert_eq!(
         s["subtaskDetails"]["details"]["tasks"][0]["status"], "STOPPED",
         "{s}"
     );
-    let (_, runs) = server.get("/api/v1/runs?task=steps/slow&limit=1").await;
-    assert_eq!(runs["runs"][0]["state"], "stopped", "{runs}");
+    let runs = slow().await;
+    assert_eq!(runs.runs[0].state, "stopped", "{runs:?}");
     assert_eq!(
         s["subtaskDetails"]["details"]["tasks"][1]["status"], "NOT_STARTED",
         "{s}"
     );
 
     // Unknown flows, tasks that are not flows, and bad credentials.
-    let resp = server
-        .http
-        .post(format!("{}/active-bpel/rt/nope", server.url))
-        .basic_auth(ADMIN, Some(ADMIN_PASSWORD))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 404);
-    let resp = server
-        .http
-        .post(format!("{}/active-bpel/rt/all", server.url))
-        .basic_auth(ADMIN, Some(ADMIN_PASSWORD))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 400);
-    let resp = server
-        .http
-        .post(format!("{}/active-bpel/rt/tf_ok", server.url))
-        .basic_auth(ADMIN, Some("wrong"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 401);
+    let run = |tf: &Taskflows, name: &str| {
+        tf.call(Method::POST, &format!("/active-bpel/rt/{name}"), None)
+    };
+    run(&tf, "nope").expect_status(404).await;
+    run(&tf, "all").expect_status(400).await;
+    let wrong = app.taskflows().as_user(ADMIN, "wrong");
+    run(&wrong, "tf_ok").expect_status(401).await;
 }

@@ -5,7 +5,6 @@
 use super::support::*;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::json;
 
 const EDGE_TABLE: &str = "(
     id int PRIMARY KEY, b boolean, i2 smallint, i4 integer, i8 bigint, f4 real, f8 double precision,
@@ -48,11 +47,11 @@ async fn edge_values_survive_postgres_to_postgres_and_to_parquet() {
         ("types/copy.toml", &copy),
         ("types/export.toml", &export),
     ]);
-    let server = TestServer::start_with(defs.path(), None, &[]).await;
-    let run = server
-        .wait_end(&server.start_run("types/copy", json!({})).await, 60)
+    let app = TestApp::spawn_with(defs.path(), None, &[]).await;
+    let run = app
+        .wait_end(&app.start_run("types/copy", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
 
     // The created table has the source's types...
     let types: Vec<String> = pg
@@ -90,10 +89,10 @@ async fn edge_values_survive_postgres_to_postgres_and_to_parquet() {
         .get(0);
     assert_eq!(diff, 0, "every value is the same after the copy");
 
-    let run = server
-        .wait_end(&server.start_run("types/export", json!({})).await, 60)
+    let run = app
+        .wait_end(&app.start_run("types/export", &[]).await, 60)
         .await;
-    assert_eq!(run["state"], "completed", "{run}");
+    assert_eq!(run.state, "completed", "{run:?}");
     let file = std::fs::File::open(&parquet).unwrap();
     let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()
