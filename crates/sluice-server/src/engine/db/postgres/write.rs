@@ -4,7 +4,8 @@
 //! batch (a duplicate key, a check or foreign-key constraint), the batch is split in halves until
 //! the refused rows are alone, and those become rejects with PostgreSQL's reason. Update, upsert
 //! and delete COPY into a temporary staging table, applied at commit by the shared staged apply
-//! (`db::staged`), which upserts through ON CONFLICT when a unique index covers the keys. Nothing is visible to others before commit; a dropped writer's connection rolls back.
+//! (`db::staged`), which upserts through ON CONFLICT when a unique index covers the keys. Nothing
+//! is visible to others before commit; a dropped writer's connection rolls back.
 
 use super::binary::{Enc, HEADER, TRAILER, put_field};
 use super::{DIALECT, columns_of, connect, pg_err, pg_message};
