@@ -24,7 +24,7 @@ async fn routes_need_a_valid_token() {
         let answer = app.anonymous().get(path).expect_status(401).await;
         assert!(answer.headers.contains_key("www-authenticate"));
         assert_eq!(answer.json::<Value>()["code"], "unauthorized");
-        app.as_user("slc_not-a-token")
+        app.signed_in_as("slc_not-a-token")
             .get(path)
             .expect_status(401)
             .await;
@@ -34,7 +34,7 @@ async fn routes_need_a_valid_token() {
 
     // A long-lived token works like a session.
     let tok = app.auth().new_token("ci").expect(201).await;
-    let me = app.as_user(&tok.token).me().await;
+    let me = app.signed_in_as(&tok.token).me().await;
     assert_eq!(me.username, ADMIN);
 }
 
@@ -51,7 +51,7 @@ async fn one_org_never_sees_another_orgs_tasks_or_runs() {
     };
     app.users().create(&wile).expect(201).await;
     let login = app.auth().login("wile", "coyote-pass").expect(200).await;
-    let acme = app.as_user(&login.token);
+    let acme = app.signed_in_as(&login.token);
 
     let run = app.start_run("orders_by_country", &[]).await;
     let task = app.tasks().get("sales/orders_by_country").expect(200).await;

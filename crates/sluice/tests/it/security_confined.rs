@@ -47,7 +47,7 @@ struct Acme<'a> {
 
 impl Acme<'_> {
     fn designer(&self) -> Api<'_> {
-        self.app.as_user(&self.designer)
+        self.app.signed_in_as(&self.designer)
     }
 
     /// Saves a task as the designer.
@@ -227,7 +227,7 @@ async fn files_stay_inside_the_org(acme: &Acme<'_>, tmp: &Path) {
 }
 
 async fn connections_reach_only_granted_places(acme: &Acme<'_>, tmp: &Path) {
-    let admin = acme.app.as_user(&acme.admin);
+    let admin = acme.app.signed_in_as(&acme.admin);
     let post = |c: Value| admin.connections().create(c).send();
     let shared = tmp.join("shared").display().to_string();
     for bad in [

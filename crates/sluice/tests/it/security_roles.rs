@@ -22,7 +22,7 @@ async fn each_role_may_do_what_it_allows_and_nothing_more_on_every_surface() {
             .await;
         tokens.insert(role, t);
     }
-    let as_role = |role: &str| app.as_user(&tokens[role]);
+    let as_role = |role: &str| app.signed_in_as(&tokens[role]);
     let area = as_role("admin").org_area().await;
     std::fs::write(area.join("in.csv"), "a\n1\n").unwrap();
     let task: Value = serde_json::from_str(TASK).unwrap();
@@ -45,7 +45,7 @@ async fn each_role_may_do_what_it_allows_and_nothing_more_on_every_surface() {
 
     // Reading: everyone.
     for (role, token) in &tokens {
-        let tasks = app.as_user(token).tasks().list("").expect(200).await;
+        let tasks = app.signed_in_as(token).tasks().list("").expect(200).await;
         assert_eq!(tasks.len(), 1, "{role}");
     }
 
@@ -106,7 +106,7 @@ async fn iics_and_starfish_check_roles(app: &TestApp, tokens: &BTreeMap<&str, St
     // Starfish: a Monitor's token may read results but not execute.
     let monitor = &tokens["monitor"];
     let task = app
-        .as_user(monitor)
+        .signed_in_as(monitor)
         .tasks()
         .get("roles/copy")
         .expect(200)
@@ -138,7 +138,7 @@ async fn roles_change_only_by_admins(
         let user = users.iter().find(|u| u.username == name).unwrap();
         user.id.to_string()
     };
-    let as_role = |role: &str| app.as_user(&tokens[role]);
+    let as_role = |role: &str| app.signed_in_as(&tokens[role]);
     let monitor = id_of("acme-monitor");
     let refused = as_role("designer").users().set_role(&monitor, "admin");
     let refused = refused.send().await;

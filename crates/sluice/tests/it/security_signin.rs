@@ -237,7 +237,7 @@ async fn audit_log(app: &TestApp) {
     // Only Admins read the log.
     let watcher = attempt(app, Via::Native, "watcher", RIGHT).await;
     let token = watcher.body["token"].as_str().unwrap();
-    let denied = app.as_user(token).audit("").expect_error(403).await;
+    let denied = app.signed_in_as(token).audit("").expect_error(403).await;
     assert_eq!(denied.code, "forbidden", "{denied:?}");
 
     let everything = cli(app, &["audit", "--since", "1h", "--limit", "500"]);

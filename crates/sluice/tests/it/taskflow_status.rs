@@ -221,7 +221,9 @@ async fn refusals(c: &Taskflows, app: &TestApp, a: &str) {
     let _ = app.orgs().create("tf-other").send().await;
     app.user_with_role("tf-other", "tf-other-admin", "admin")
         .await;
-    let other = app.taskflows().as_user("tf-other-admin", USER_PASSWORD);
+    let other = app
+        .taskflows()
+        .signed_in_as("tf-other-admin", USER_PASSWORD);
     let status_of_a = format!("/active-bpel/services/tf/status?runId={a}");
     other.get(&status_of_a).expect_status(404).await;
 

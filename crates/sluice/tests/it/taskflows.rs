@@ -235,6 +235,6 @@ async fn the_taskflow_service_api_runs_reports_and_terminates() {
     };
     run(&tf, "nope").expect_status(404).await;
     run(&tf, "all").expect_status(400).await;
-    let wrong = app.taskflows().as_user(ADMIN, "wrong");
+    let wrong = app.taskflows().signed_in_as(ADMIN, "wrong");
     run(&wrong, "tf_ok").expect_status(401).await;
 }

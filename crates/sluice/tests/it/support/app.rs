@@ -100,7 +100,7 @@ impl TestApp {
     }
 
     /// The native API as the holder of `token`.
-    pub fn as_user<'a>(&'a self, token: &'a str) -> Api<'a> {
+    pub fn signed_in_as<'a>(&'a self, token: &'a str) -> Api<'a> {
         Api::new(self, Some(token))
     }
 

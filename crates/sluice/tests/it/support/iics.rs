@@ -134,7 +134,7 @@ pub struct Taskflows {
 
 impl Taskflows {
     /// The same API as another user.
-    pub fn as_user(self, user: &str, password: &str) -> Taskflows {
+    pub fn signed_in_as(self, user: &str, password: &str) -> Taskflows {
         Taskflows {
             user: user.into(),
             password: password.into(),
