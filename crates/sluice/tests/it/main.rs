@@ -26,9 +26,6 @@ mod security_signin;
 mod spark;
 mod spark_cluster;
 mod starfish;
-// The old TestServer (support/legacy.rs) and parts of the Starfish client wait for starfish.rs to
-// move onto the harness (issue 14 §4); until then some of support is unused.
-#[allow(dead_code)]
 mod support;
 mod sync;
 mod sync_stop;

@@ -4,10 +4,8 @@
 //! ExecuteJob's answer, row ranges, threadCount, Results.
 
 use super::support::*;
-use axum::{Json, Router, http::StatusCode, routing::post};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 const CSV: &str = "id,country,amount\n1,DE,10\n2,FR,20\n3,DE,30\n4,US,40\n5,FR,50\n6,DE,60\n7,US,70\n8,DE,80\n9,FR,90\n10,US,100\n";
 
@@ -15,96 +13,6 @@ fn count_in_csv(country: &str) -> i64 {
     CSV.lines()
         .filter(|l| l.contains(&format!(",{country},")))
         .count() as i64
-}
-
-struct Starfish {
-    url: String,
-    http: reqwest::Client,
-    token: String,
-}
-
-impl Starfish {
-    async fn connect(server: &TestServer) -> Starfish {
-        let resp = server
-            .http
-            .post(format!("{}/token", server.url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!(
-                "grant_type=password&username={ADMIN}&password={ADMIN_PASSWORD}"
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 200);
-        let t: Value = resp.json().await.unwrap();
-        assert_eq!(t["token_type"], "bearer");
-        assert_eq!(t["expires_in"], 5 * 24 * 3600);
-        Starfish {
-            url: server.url.clone(),
-            http: server.http.clone(),
-            token: t["access_token"].as_str().unwrap().to_string(),
-        }
-    }
-
-    /// POSTs `body` with `content_type`, asking for `accept`; answers status and text.
-    async fn post(
-        &self,
-        path: &str,
-        content_type: &str,
-        accept: &str,
-        body: String,
-    ) -> (u16, String) {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
-            .header("content-type", content_type)
-            .header("accept", accept)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.text().await.unwrap())
-    }
-
-    async fn json(&self, path: &str, body: Value) -> (u16, Value) {
-        let (s, t) = self
-            .post(
-                path,
-                "application/json",
-                "application/json",
-                body.to_string(),
-            )
-            .await;
-        (s, serde_json::from_str(&t).unwrap_or(Value::Null))
-    }
-
-    async fn results(&self, run: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .get(format!("{}/v1/Results/{run}", self.url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        (
-            resp.status().as_u16(),
-            resp.json().await.unwrap_or(Value::Null),
-        )
-    }
-
-    async fn until_done(&self, run: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (s, r) = self.results(run).await;
-            assert_eq!(s, 200, "{r}");
-            if !["Queued", "Running"].contains(&r[0]["status"].as_str().unwrap()) {
-                return r[0].clone();
-            }
-            assert!(Instant::now() < deadline, "{r}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
 }
 
 fn job_file(table: &str, filter: bool) -> String {
@@ -124,7 +32,7 @@ async fn setup(
     by_country: &str,
     plain: &str,
 ) -> (
-    TestServer,
+    TestApp,
     tempfile::TempDir,
     (String, String),
     (String, String),
@@ -141,28 +49,17 @@ async fn setup(
         ),
         ("other/plain.toml", &job_file(plain, false)),
     ]);
-    let server = TestServer::start_with(defs.path(), None, &[]).await;
+    let app = TestApp::spawn_with(defs.path(), None, &[]).await;
+    let tasks = app.tasks().list("").expect(200).await;
     let ids = |name: &str| {
-        let server = &server;
-        let name = name.to_string();
-        async move {
-            let (_, tasks) = server.get("/api/v1/tasks").await;
-            let t = tasks
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|t| t["name"] == name.as_str())
-                .unwrap()
-                .clone();
-            (
-                t["starfish_project_id"].as_str().unwrap().to_string(),
-                t["starfish_job_id"].as_str().unwrap().to_string(),
-            )
-        }
+        let t = tasks.iter().find(|t| t.name == name).unwrap();
+        (
+            t.starfish_project_id.to_string(),
+            t.starfish_job_id.to_string(),
+        )
     };
-    let a = ids("by_country").await;
-    let b = ids("plain").await;
-    (server, defs, a, b)
+    let (a, b) = (ids("by_country"), ids("plain"));
+    (app, defs, a, b)
 }
 
 fn guid() -> String {
@@ -173,41 +70,32 @@ fn guid() -> String {
 async fn execute_job_async_in_json_xml_and_form_loads_the_rows_the_argument_names() {
     let Some(pg) = pg().await else { return };
     let (t1, t2) = (table_name("sf_country"), table_name("sf_plain"));
-    let (server, _defs, (project, job), _) = setup(&t1, &t2).await;
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let g = got.clone();
-    let receiver = Router::new().route(
-        "/hook",
-        post(move |Json(b): Json<Value>| {
-            let g = g.clone();
-            async move {
-                g.lock().unwrap().push(b);
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
-    let sf = Starfish::connect(&server).await;
+    let (app, _defs, (project, job), _) = setup(&t1, &t2).await;
+    let receiver = Receiver::builder().otherwise(204).start().await;
+    let sf = app.starfish().await;
 
     // JSON, with a webhook.
     let r1 = guid();
-    let (s, a) = sf
+    let a = sf
         .json(
             "/v1/ExecuteJobAsync",
             json!({"runID": r1, "projectID": project, "jobID": job, "argument": "DE",
-                   "loggingLevel": 2, "webHookURL": format!("http://{addr}/hook")}),
+                   "loggingLevel": 2, "webHookURL": receiver.url("/hook")}),
         )
+        .expect(200)
         .await;
-    assert_eq!(s, 200, "{a}");
     assert_eq!(a, json!({"runID": r1, "started": true, "error": null}));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while got.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "no webhook");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let hook = got.lock().unwrap()[0].clone();
+    let got = receiver.received(1, secs(60)).await;
+    assert_eq!(
+        (got[0].method.as_str(), got[0].path.as_str()),
+        ("POST", "/hook")
+    );
+    assert!(
+        got[0]
+            .header("content-type")
+            .starts_with("application/json")
+    );
+    let hook = got[0].json();
     assert_eq!(hook["runID"], r1.as_str());
     assert_eq!(hook["status"], "Complete", "{hook}");
     assert_eq!(hook["inserts"], count_in_csv("DE"), "{hook}");
@@ -237,15 +125,15 @@ async fn execute_job_async_in_json_xml_and_form_loads_the_rows_the_argument_name
         "<execJobAsyncRequest xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns=\"http://schemas.datacontract.org/2004/07/StarfishAPI.Controllers\">\
          <jobID>{job}</jobID><argument>FR</argument><runID>{r2}</runID><projectID>{project}</projectID></execJobAsyncRequest>"
     );
-    let (s, answer) = sf
+    let answer = sf
         .post(
             "/v1/ExecuteJobAsync",
             "application/xml",
             "application/xml",
             xml,
         )
+        .expect_text(200)
         .await;
-    assert_eq!(s, 200, "{answer}");
     assert!(answer.contains("<execJobAsyncResponse xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns=\"http://schemas.datacontract.org/2004/07/StarfishAPI.Controllers\"><error i:nil=\"true\"/><runID>"), "{answer}");
     assert!(answer.contains("<started>true</started>"), "{answer}");
     let done = sf.until_done(&r2).await;
@@ -256,15 +144,14 @@ async fn execute_job_async_in_json_xml_and_form_loads_the_rows_the_argument_name
 
     // Form-urlencoded, answered in JSON (no Accept: the request's format, and form is not one).
     let r3 = guid();
-    let (s, answer) = sf
-        .post(
-            "/v1/ExecuteJobAsync",
-            "application/x-www-form-urlencoded",
-            "*/*",
-            format!("runID={r3}&projectID={project}&jobID={job}&argument=US"),
-        )
-        .await;
-    assert_eq!(s, 200, "{answer}");
+    sf.post(
+        "/v1/ExecuteJobAsync",
+        "application/x-www-form-urlencoded",
+        "*/*",
+        format!("runID={r3}&projectID={project}&jobID={job}&argument=US"),
+    )
+    .expect_status(200)
+    .await;
     sf.until_done(&r3).await;
     let all: i64 = pg
         .query_one(&format!("SELECT count(*) FROM {t1}"), &[])
@@ -275,10 +162,10 @@ async fn execute_job_async_in_json_xml_and_form_loads_the_rows_the_argument_name
 
     // ExecuteJob answers at the end with the result.
     let r4 = guid();
-    let (s, r) = sf
+    let r = sf
         .json("/v1/ExecuteJob", json!({"runID": r4, "projectID": project, "jobID": job, "argument": "none", "instance": "x"}))
+        .expect(200)
         .await;
-    assert_eq!(s, 200, "{r}");
     assert_eq!(
         (
             r["runID"].as_str(),
@@ -288,7 +175,7 @@ async fn execute_job_async_in_json_xml_and_form_loads_the_rows_the_argument_name
         (Some(r4.as_str()), Some("Complete"), Some(0))
     );
     assert!(r["log"].is_null(), "loggingLevel 0: no log");
-    let (s, x) = sf
+    let x = sf
         .post(
             "/v1/ExecuteJob",
             "application/json",
@@ -296,37 +183,34 @@ async fn execute_job_async_in_json_xml_and_form_loads_the_rows_the_argument_name
             json!({"runID": guid(), "projectID": project, "jobID": job, "argument": "none"})
                 .to_string(),
         )
+        .expect_text(200)
         .await;
-    assert_eq!(s, 200);
     assert!(
         x.contains("<execJobResponse ") && x.contains("<status>Complete</status>"),
         "{x}"
     );
 
     // Results: XML list, unknown and malformed run ids.
-    let resp = sf
-        .http
-        .get(format!("{}/v1/Results/{r1}", sf.url))
-        .bearer_auth(&sf.token)
+    let text = sf
+        .results(&r1)
         .header("accept", "application/xml")
         .send()
         .await
-        .unwrap();
-    let text = resp.text().await.unwrap();
+        .text;
     assert!(
         text.contains("<ArrayOfresultsResponse") && text.contains("<status>Complete</status>"),
         "{text}"
     );
-    assert_eq!(sf.results(&guid()).await.0, 404);
-    assert_eq!(sf.results("not-a-guid").await.0, 400);
+    sf.results(&guid()).expect_status(404).await;
+    sf.results("not-a-guid").expect_status(400).await;
 }
 
 #[tokio::test]
 async fn run_ids_are_idempotent_and_every_bad_request_is_refused() {
     let Some(pg) = pg().await else { return };
     let (t1, t2) = (table_name("sf_idem"), table_name("sf_range"));
-    let (server, _defs, (project, job), (p2, plain)) = setup(&t1, &t2).await;
-    let sf = Arc::new(Starfish::connect(&server).await);
+    let (app, _defs, (project, job), (p2, plain)) = setup(&t1, &t2).await;
+    let sf = Arc::new(app.starfish().await);
 
     // The same request 50 times at once: one run.
     let run = guid();
@@ -334,16 +218,18 @@ async fn run_ids_are_idempotent_and_every_bad_request_is_refused() {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..50 {
         let (sf, body) = (sf.clone(), body.clone());
-        set.spawn(async move { sf.json("/v1/ExecuteJobAsync", body).await });
+        set.spawn(async move { sf.json("/v1/ExecuteJobAsync", body).expect(200).await });
     }
     while let Some(r) = set.join_next().await {
-        let (s, a) = r.unwrap();
-        assert_eq!((s, a["started"].clone()), (200, json!(true)), "{a}");
+        let a = r.unwrap();
+        assert_eq!(a["started"], true, "{a}");
     }
-    let (_, runs) = server
-        .get("/api/v1/runs?task=sf/by_country&limit=100")
+    let runs = app
+        .runs()
+        .list("?task=sf/by_country&limit=100")
+        .expect(200)
         .await;
-    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!(runs.runs.len(), 1, "{runs:?}");
     sf.until_done(&run).await;
     let n: i64 = pg
         .query_one(&format!("SELECT count(*) FROM {t1}"), &[])
@@ -352,13 +238,14 @@ async fn run_ids_are_idempotent_and_every_bad_request_is_refused() {
         .get(0);
     assert_eq!(n, count_in_csv("DE"), "loaded once");
     // The runID again with another argument: refused, nothing starts.
-    let (s, a) = sf
+    let a = sf
         .json(
             "/v1/ExecuteJobAsync",
             json!({"runID": run, "projectID": project, "jobID": job, "argument": "FR"}),
         )
+        .expect(409)
         .await;
-    assert_eq!((s, a["started"].clone()), (409, json!(false)), "{a}");
+    assert_eq!(a["started"], false, "{a}");
     assert!(a["error"].as_str().unwrap().contains("already used"), "{a}");
 
     // Every validation error, before anything runs.
@@ -379,8 +266,9 @@ async fn run_ids_are_idempotent_and_every_bad_request_is_refused() {
     for (field, value) in cases {
         let mut b = ok.clone();
         b[field] = value.clone();
-        let (s, e) = sf.json("/v1/ExecuteJobAsync", b).await;
-        assert_eq!(s, 400, "{field} = {value}: {e}");
+        let e = sf.json("/v1/ExecuteJobAsync", b).send().await;
+        assert_eq!(e.status, 400, "{field} = {value}: {}", e.text);
+        let e = e.value();
         assert!(
             e["Message"].as_str().unwrap().contains(field),
             "{field}: {e}"
@@ -389,75 +277,52 @@ async fn run_ids_are_idempotent_and_every_bad_request_is_refused() {
     let mut b = ok.clone();
     b["beginAtRow"] = json!("5");
     b["endAfterRow"] = json!("2");
-    assert_eq!(sf.json("/v1/ExecuteJobAsync", b).await.0, 400);
-    let (s, e) = sf
-        .post(
-            "/v1/ExecuteJobAsync",
-            "application/json",
-            "application/json",
-            "{\"runID\": ".into(),
-        )
-        .await;
-    assert_eq!(s, 400, "{e}");
-    let (s, e) = sf
+    sf.json("/v1/ExecuteJobAsync", b).expect_status(400).await;
+    sf.post(
+        "/v1/ExecuteJobAsync",
+        "application/json",
+        "application/json",
+        "{\"runID\": ".into(),
+    )
+    .expect_status(400)
+    .await;
+    let e = sf
         .post(
             "/v1/ExecuteJobAsync",
             "application/xml",
             "",
             "<execJobAsyncRequest><runID>".into(),
         )
+        .expect_text(400)
         .await;
-    assert_eq!(s, 400, "{e}");
     assert!(
         e.contains("<Error ") && e.contains("<Message>"),
         "an XML request hears back in XML: {e}"
     );
-    let (s, _) = sf
-        .json(
-            "/v1/ExecuteJobAsync",
-            json!({"runID": guid(), "projectID": p2, "jobID": job}),
-        )
+    let other_project = json!({"runID": guid(), "projectID": p2, "jobID": job});
+    let answer = sf.json("/v1/ExecuteJobAsync", other_project).send().await;
+    assert_eq!(answer.status, 404, "a job of another project");
+    sf.json(
+        "/v1/ExecuteJobAsync",
+        json!({"runID": guid(), "projectID": project, "jobID": guid()}),
+    )
+    .expect_status(404)
+    .await;
+    app.anonymous()
+        .post("/v1/ExecuteJobAsync", &ok)
+        .expect_status(401)
         .await;
-    assert_eq!(s, 404, "a job of another project");
-    let (s, _) = sf
-        .json(
-            "/v1/ExecuteJobAsync",
-            json!({"runID": guid(), "projectID": project, "jobID": guid()}),
-        )
-        .await;
-    assert_eq!(s, 404);
-    let resp = sf
+    let wrong = app
         .http
-        .post(format!("{}/v1/ExecuteJobAsync", sf.url))
-        .json(&ok)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 401);
-    let resp = sf
-        .http
-        .post(format!("{}/token", sf.url))
+        .post(app.endpoint("/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!(
             "grant_type=password&username={ADMIN}&password=wrong"
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 400);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"],
-        "invalid_grant"
-    );
+        ));
+    let e = Call::<Value>::new(wrong, "POST /token").expect(400).await;
+    assert_eq!(e["error"], "invalid_grant");
     // The Starfish token is a Sluice API token.
-    let resp = sf
-        .http
-        .get(format!("{}/api/v1/tasks", sf.url))
-        .bearer_auth(&sf.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
+    app.signed_in_as(&sf.token).tasks().list("").expect(200).await;
 
     // beginAtRow/endAfterRow: exactly those rows; threadCount 4 loads the same as 1.
     for threads in ["1", "4"] {
@@ -465,14 +330,13 @@ async fn run_ids_are_idempotent_and_every_bad_request_is_refused() {
             .await
             .unwrap();
         let r = guid();
-        let (s, a) = sf
-            .json(
-                "/v1/ExecuteJobAsync",
-                json!({"runID": r, "projectID": p2, "jobID": plain,
-            "beginAtRow": "3", "endAfterRow": "6", "threadCount": threads}),
-            )
-            .await;
-        assert_eq!(s, 200, "{a}");
+        sf.json(
+            "/v1/ExecuteJobAsync",
+            json!({"runID": r, "projectID": p2, "jobID": plain,
+        "beginAtRow": "3", "endAfterRow": "6", "threadCount": threads}),
+        )
+        .expect(200)
+        .await;
         let done = sf.until_done(&r).await;
         assert_eq!(done["status"], "Complete", "{done}");
         let ids: Vec<i64> = pg
@@ -490,25 +354,26 @@ async fn run_ids_are_idempotent_and_every_bad_request_is_refused() {
 async fn chained_jobs_run_in_order_and_results_lists_each() {
     let Some(pg) = pg().await else { return };
     let (t1, t2) = (table_name("sf_chain_a"), table_name("sf_chain_b"));
-    let (server, _defs, (project, job), _) = setup(&t1, &t2).await;
-    let sf = Starfish::connect(&server).await;
+    let (app, _defs, (project, job), _) = setup(&t1, &t2).await;
+    let sf = app.starfish().await;
     // Without chainJobs: the job alone.
     let alone = guid();
-    let (s, a) = sf
-        .json(
-            "/v1/ExecuteJobAsync",
-            json!({"runID": alone, "projectID": project, "jobID": job, "argument": "US"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{a}");
+    sf.json(
+        "/v1/ExecuteJobAsync",
+        json!({"runID": alone, "projectID": project, "jobID": job, "argument": "US"}),
+    )
+    .expect(200)
+    .await;
     sf.until_done(&alone).await;
-    assert_eq!(sf.results(&alone).await.1.as_array().unwrap().len(), 1);
+    let results = sf.results(&alone).send().await.value();
+    assert_eq!(results.as_array().unwrap().len(), 1);
     // With it: the job, then the chained one, each with its own result.
     let run = guid();
-    let (s, a) = sf.json("/v1/ExecuteJobAsync", json!({"runID": run, "projectID": project, "jobID": job, "argument": "DE", "chainJobs": true})).await;
-    assert_eq!(s, 200, "{a}");
+    sf.json("/v1/ExecuteJobAsync", json!({"runID": run, "projectID": project, "jobID": job, "argument": "DE", "chainJobs": true}))
+        .expect(200)
+        .await;
     sf.until_done(&run).await;
-    let (_, results) = sf.results(&run).await;
+    let results = sf.results(&run).send().await.value();
     let list = results.as_array().unwrap();
     assert_eq!(list.len(), 2, "{results}");
     assert_eq!(
@@ -533,42 +398,27 @@ async fn chained_jobs_run_in_order_and_results_lists_each() {
 async fn the_inbound_webhook_takes_the_raw_body_with_a_token_or_the_jobs_key() {
     let Some(pg) = pg().await else { return };
     let (t1, t2) = (table_name("sf_hook_a"), table_name("sf_hook_b"));
-    let (server, _defs, (project, job), (p2, plain)) = setup(&t1, &t2).await;
-    let sf = Starfish::connect(&server).await;
-    let hook = |q: String| format!("{}/v1/Webhook?instance=prod&projectid={q}", sf.url);
+    let (app, _defs, (project, job), (p2, plain)) = setup(&t1, &t2).await;
+    let sf = app.starfish().await;
+    let hook = |q: String, body: &str| sf.webhook(&format!("instance=prod&projectid={q}"), body);
 
     // With the bearer token: the raw body is the argument.
-    let resp = sf
-        .http
-        .post(hook(format!("{project}&jobid={job}")))
-        .bearer_auth(&sf.token)
-        .body("FR")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let a: Value = resp.json().await.unwrap();
+    let a = hook(format!("{project}&jobid={job}"), "FR")
+        .header("authorization", &format!("Bearer {}", sf.token))
+        .expect(200)
+        .await;
     assert_eq!(a["started"], true, "{a}");
     let done = sf.until_done(a["runID"].as_str().unwrap()).await;
     assert_eq!(done["inserts"], count_in_csv("FR"), "{done}");
 
     // With the job's key, which opens that job only, and only until it is rotated.
-    let (s, k) = server
-        .post(&format!("/api/v1/tasks/{job}/webhook-key"), json!({}))
-        .await;
-    assert_eq!(s, 200, "{k}");
-    let key = k["key"].as_str().unwrap().to_string();
-    assert_eq!(k["starfish_job_id"], job.as_str());
-    let resp = sf
-        .http
-        .post(hook(format!("{project}&jobid={job}")))
+    let k = app.tasks().webhook_key(&job).expect(200).await;
+    let key = k.key.clone();
+    assert_eq!(k.starfish_job_id.to_string(), job);
+    let a = hook(format!("{project}&jobid={job}"), "US")
         .header("x-webhook-key", &key)
-        .body("US")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let a: Value = resp.json().await.unwrap();
+        .expect(200)
+        .await;
     sf.until_done(a["runID"].as_str().unwrap()).await;
     let n: i64 = pg
         .query_one(
@@ -579,34 +429,15 @@ async fn the_inbound_webhook_takes_the_raw_body_with_a_token_or_the_jobs_key() {
         .unwrap()
         .get(0);
     assert_eq!(n, count_in_csv("US"));
-    let resp = sf
-        .http
-        .post(hook(format!("{p2}&jobid={plain}&key={key}")))
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 401, "another job's key");
-    let (_, again) = server
-        .post(&format!("/api/v1/tasks/{job}/webhook-key"), json!({}))
-        .await;
-    assert_ne!(again["key"], k["key"]);
-    let resp = sf
-        .http
-        .post(hook(format!("{project}&jobid={job}&key={key}")))
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 401, "the rotated-away key");
-    let resp = sf
-        .http
-        .post(hook(format!("{project}&jobid={job}")))
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 401, "neither token nor key");
+    let status = |q: String| async move { hook(q, "x").send().await.status };
+    let other_job = status(format!("{p2}&jobid={plain}&key={key}")).await;
+    assert_eq!(other_job, 401, "another job's key");
+    let again = app.tasks().webhook_key(&job).expect(200).await;
+    assert_ne!(again.key, k.key);
+    let rotated = status(format!("{project}&jobid={job}&key={key}")).await;
+    assert_eq!(rotated, 401, "the rotated-away key");
+    let neither = status(format!("{project}&jobid={job}")).await;
+    assert_eq!(neither, 401, "neither token nor key");
 }
 
 #[tokio::test]
@@ -616,23 +447,25 @@ async fn results_of_a_run_still_going_say_so() {
         "slow/big.toml",
         &slow_task(&out.path().join("o.csv"), false),
     )]);
-    let server = TestServer::start_with(defs.path(), None, &[]).await;
-    let (_, tasks) = server.get("/api/v1/tasks").await;
+    let app = TestApp::spawn_with(defs.path(), None, &[]).await;
+    let tasks = app.tasks().list("").expect(200).await;
     let t = &tasks[0];
-    let sf = Starfish::connect(&server).await;
+    let sf = app.starfish().await;
     let run = guid();
-    let (s, a) = sf
-        .json("/v1/ExecuteJobAsync", json!({"runID": run, "projectID": t["starfish_project_id"], "jobID": t["starfish_job_id"]}))
-        .await;
-    assert_eq!(s, 200, "{a}");
-    let (s, r) = sf.results(&run).await;
-    assert_eq!(s, 200);
+    sf.json(
+        "/v1/ExecuteJobAsync",
+        json!({"runID": run, "projectID": t.starfish_project_id, "jobID": t.starfish_job_id}),
+    )
+    .expect(200)
+    .await;
+    let r = sf.results(&run).expect(200).await;
     let status = r[0]["status"].as_str().unwrap();
     assert!(["Queued", "Running"].contains(&status), "{r}");
     // A second start while it runs (the job does not allow parallel runs): not started, with why.
-    let (s, a) = sf
-        .json("/v1/ExecuteJobAsync", json!({"runID": guid(), "projectID": t["starfish_project_id"], "jobID": t["starfish_job_id"]}))
+    let a = sf
+        .json("/v1/ExecuteJobAsync", json!({"runID": guid(), "projectID": t.starfish_project_id, "jobID": t.starfish_job_id}))
+        .expect(409)
         .await;
-    assert_eq!((s, a["started"].clone()), (409, json!(false)), "{a}");
+    assert_eq!(a["started"], false, "{a}");
     assert!(!a["error"].as_str().unwrap().is_empty());
 }

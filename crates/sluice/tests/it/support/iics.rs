@@ -134,11 +134,12 @@ pub struct Taskflows {
 
 impl Taskflows {
     /// The same API as another user.
-    pub fn signed_in_as(self, user: &str, password: &str) -> Taskflows {
+    pub fn signed_in_as(&self, user: &str, password: &str) -> Taskflows {
         Taskflows {
+            http: self.http.clone(),
+            url: self.url.clone(),
             user: user.into(),
             password: password.into(),
-            ..self
         }
     }
 
