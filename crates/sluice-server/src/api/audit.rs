@@ -72,7 +72,10 @@ pub async fn list(
         .into_iter()
         .map(|o| (o.id, o.name))
         .collect();
-    let next_offset = (events.len() as i64 == limit).then_some(offset + limit);
+    // A page at the very end of i64 has no next page (found by the fuzz step: it overflowed).
+    let next_offset = (events.len() as i64 == limit)
+        .then(|| offset.checked_add(limit))
+        .flatten();
     Ok(Json(AuditList {
         events: events.iter().map(|(id, e)| view(*id, e, &orgs)).collect(),
         next_offset,

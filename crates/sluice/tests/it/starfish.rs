@@ -322,7 +322,11 @@ async fn run_ids_are_idempotent_and_every_bad_request_is_refused() {
     let e = Call::<Value>::new(wrong, "POST /token").expect(400).await;
     assert_eq!(e["error"], "invalid_grant");
     // The Starfish token is a Sluice API token.
-    app.signed_in_as(&sf.token).tasks().list("").expect(200).await;
+    app.signed_in_as(&sf.token)
+        .tasks()
+        .list("")
+        .expect(200)
+        .await;
 
     // beginAtRow/endAfterRow: exactly those rows; threadCount 4 loads the same as 1.
     for threads in ["1", "4"] {
