@@ -18,7 +18,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Directory of task and connection definition files; the bundled `examples/` when unset.
     pub definitions: Option<PathBuf>,
-    /// This node's name in run leases. A restarted node resolves the runs its earlier life held.
+    /// The store's URL: `postgres://user:password@host/database` for a store several nodes
+    /// share; unset = the embedded SQLite store, `<data_dir>/sluice.db`.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// This node's name in run leases, unique among the nodes of one store. A restarted node
+    /// resolves the runs its earlier life held.
     pub node_name: String,
     /// First admin (of the default org); when both are unset a password is generated.
     pub admin_user: Option<String>,
@@ -242,6 +247,10 @@ pub struct WorkerConfig {
     pub shutdown_grace_secs: u64,
     /// Rows the engine moves per batch (a graceful stop waits for at most one batch).
     pub batch_size: usize,
+    /// Runs that ended more than this many days ago are removed with their logs, children,
+    /// callbacks and reject files; unset = kept for ever.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 impl Default for Config {
@@ -250,6 +259,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("sluice-data"),
             definitions: None,
+            store: None,
             node_name: "local".into(),
             admin_user: None,
             admin_password: None,
@@ -275,6 +285,17 @@ impl Default for WorkerConfig {
             poll_ms: 1000,
             shutdown_grace_secs: 20,
             batch_size: 8192,
+            retention_days: None,
+        }
+    }
+}
+
+impl Config {
+    /// The store's URL: the configured one, else the embedded store in the data directory.
+    pub fn store_url(&self) -> String {
+        match &self.store {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("sluice.db").display()),
         }
     }
 }
@@ -300,6 +321,10 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub definitions: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

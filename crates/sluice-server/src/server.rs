@@ -8,7 +8,7 @@ use crate::domain::{identity::DEFAULT_ORG, ids};
 use crate::events::Events;
 use crate::notify::{self, Notifier};
 use crate::service::{App, SigninState};
-use crate::store::{self, Store, secret_key};
+use crate::store::{self, Store, Wake, secret_key};
 use crate::worker::Worker;
 use anyhow::Context;
 use std::fs::File;
@@ -44,16 +44,37 @@ pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
     Ok(lock)
 }
 
-/// Opens the store with the secret keys, sealing every secret with the current key, then
-/// finishes a key rotation that was waiting for that.
-pub async fn open_store(data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store `url` names with the secret keys, sealing every secret with the current key,
+/// then finishes a key rotation that was waiting for that.
+pub async fn open_store(data_dir: &Path, url: &str) -> anyhow::Result<Arc<dyn Store>> {
     let keys = secret_key::load(data_dir).context("reading the secret key")?;
-    let url = format!("sqlite://{}", data_dir.join("sluice.db").display());
-    let store = store::open(&url, keys.keyring.clone())
+    let store = store::open(url, keys.keyring.clone())
         .await
-        .context("opening the store")?;
+        .with_context(|| format!("opening the store {}", store::redacted(url)))?;
     secret_key::finish(data_dir, &keys).context("finishing the key rotation")?;
     Ok(store)
+}
+
+/// Passes what other nodes sharing the store did (as the store tells it) to this node's events,
+/// so its worker, notifier and waiters look at once rather than at their next poll.
+fn forward_wake_ups(store: &dyn Store, events: &Events) {
+    let Some(mut wakes) = store.watch() else {
+        return;
+    };
+    let events = events.clone();
+    tokio::spawn(async move {
+        while let Some(wake) = wakes.recv().await {
+            match wake {
+                Wake::RunQueued => events.run_queued(),
+                Wake::RunsEnded(runs) => events.runs_ended(runs),
+                Wake::CallbackQueued => events.callback_queued(),
+                Wake::Everything => {
+                    events.run_queued();
+                    events.callback_queued();
+                }
+            }
+        }
+    });
 }
 
 /// Runs the server until `shutdown` is cancelled (tests cancel it themselves).
@@ -62,12 +83,17 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     config.data_dir = config.data_dir.canonicalize()?;
     let lock = lock_data_dir(&config.data_dir)?;
-    let store = open_store(&config.data_dir).await?;
+    let store = open_store(&config.data_dir, &config.store_url()).await?;
+    let _node_hold = store
+        .hold_node_name(&config.node_name)
+        .await
+        .with_context(|| format!("starting node `{}`", config.node_name))?;
     let default_org = store
         .ensure_org(ids::default_org_id(), DEFAULT_ORG)
         .await?
         .id;
     let events = Events::new();
+    forward_wake_ups(store.as_ref(), &events);
     let callback_policy = Arc::new(
         notify::Policy::from_config(&config.notify)
             .map_err(|e| anyhow::anyhow!("configuration: notify: {e}"))?,

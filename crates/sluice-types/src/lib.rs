@@ -287,6 +287,9 @@ pub struct RunView {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The node that claimed (and runs or ran) it; null while queued.
+    #[serde(default)]
+    pub node: Option<String>,
     /// The run's parts (a replication's tables), in order; empty for runs without parts. Filled in
     /// answers about one run (read, start, stop, wait, the native callback body); run lists leave
     /// it empty to stay cheap.
@@ -428,4 +431,15 @@ pub struct AuditList {
 pub struct Health {
     pub status: String,
     pub version: String,
+}
+
+/// Whether this node can do work now: its store answers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not ready`.
+    pub status: String,
+    /// This node's name.
+    pub node: String,
+    /// `ok`, or why the store did not answer.
+    pub store: String,
 }

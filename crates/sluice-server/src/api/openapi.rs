@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "Sluice native API", description = "Start, watch and stop data integration jobs."),
     paths(
         health::health,
+        health::ready,
         auth::login, auth::create_token, auth::me, auth::list_orgs, auth::create_org,
         auth::list_users, auth::create_user, auth::set_role, audit::list,
         tasks::list, tasks::create, tasks::read, tasks::update, tasks::remove, tasks::export,
@@ -19,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         connections::list, connections::create, connections::read, connections::update,
         connections::remove, connections::check,
         definitions::apply, definitions::export,
-        runs::start, runs::list, runs::read, runs::stop, runs::log, runs::wait,
+        runs::start, runs::list, runs::read, runs::stop, runs::log, runs::rejects, runs::wait,
         callbacks::list, callbacks::resend,
     ),
     modifiers(&BearerAuth, &Policy)

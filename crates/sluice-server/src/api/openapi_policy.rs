@@ -13,6 +13,7 @@ use utoipa::openapi::{
 /// (a test checks that every documented operation is listed here).
 pub const ROLES: &[(&str, &str, Option<Role>)] = &[
     ("get", "/healthz", None),
+    ("get", "/readyz", None),
     ("post", "/api/v1/auth/login", None),
     ("post", "/api/v1/auth/tokens", Some(Role::Monitor)),
     ("get", "/api/v1/me", Some(Role::Monitor)),
@@ -58,6 +59,7 @@ pub const ROLES: &[(&str, &str, Option<Role>)] = &[
     ("get", "/api/v1/runs/{run}", Some(Role::Monitor)),
     ("post", "/api/v1/runs/{run}/stop", Some(Role::Operator)),
     ("get", "/api/v1/runs/{run}/log", Some(Role::Monitor)),
+    ("get", "/api/v1/runs/{run}/rejects", Some(Role::Monitor)),
     ("get", "/api/v1/runs/{run}/wait", Some(Role::Monitor)),
     ("get", "/api/v1/runs/{run}/callbacks", Some(Role::Monitor)),
     (

@@ -1,4 +1,4 @@
-//! `/api/v1/runs`: start, list, read, stop, wait for runs; read their logs.
+//! `/api/v1/runs`: start, list, read, stop, wait for runs; read their logs and rejected rows.
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Auth};
 use crate::domain::Run;
@@ -8,8 +8,10 @@ use crate::service::App;
 use crate::service::runs::StartRequest;
 use crate::service::views::log_line_view;
 use crate::store::RunFilter;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::get, routing::post};
 use serde::Deserialize;
 use sluice_types::{LogPage, RunList, RunView, StartRun, StopRun};
@@ -22,6 +24,7 @@ pub fn routes() -> Router<App> {
         .route("/runs/{run}", get(read))
         .route("/runs/{run}/stop", post(stop))
         .route("/runs/{run}/log", get(log))
+        .route("/runs/{run}/rejects", get(rejects))
         .route("/runs/{run}/wait", get(wait))
 }
 
@@ -207,6 +210,22 @@ pub async fn log(
         lines: lines.iter().map(log_line_view).collect(),
         finished: run.state.is_terminal(),
     }))
+}
+
+/// The rows a run rejected, as JSON lines `{"reason": ..., "row": {...}}` (a replication's tables
+/// one after another); empty when it rejected none. Kept in the store: any node serves them.
+#[utoipa::path(get, path = "/api/v1/runs/{run}/rejects", tag = "runs", params(("run" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, description = "JSON lines, one rejected row each", content_type = "application/x-ndjson", body = String)))]
+pub async fn rejects(
+    State(app): State<App>,
+    Auth(who): Auth,
+    ApiPath(reference): ApiPath<String>,
+) -> ApiResult<Response> {
+    let run = app.find_run(who.org_id(), &reference).await?;
+    let files = app.reject_files(run.id).await?;
+    let body = Body::from_stream(app.reject_bytes(run.id, files));
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -79,6 +79,7 @@ pub fn create(
         created_at: now,
         started_at: None,
         ended_at: None,
+        node: None,
         lease_owner: None,
         lease_expires_at: None,
         spark: None,

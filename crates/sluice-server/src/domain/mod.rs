@@ -68,6 +68,8 @@ pub struct Run {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The node that claimed the run (kept after it ends).
+    pub node: Option<String>,
     /// The worker node holding the run while it is claimed.
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,

@@ -4,7 +4,7 @@ use super::signin::SigninKind;
 use super::{App, Result, ServiceError};
 use crate::domain::audit::{AuditAction, Client};
 use crate::domain::{Role, User};
-use crate::store::NewToken;
+use crate::store::{NewToken, StoreError};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{Duration, Utc};
@@ -137,14 +137,27 @@ impl App {
                 pw
             }
         };
-        self.store
+        let made = self
+            .store
             .create_user(
                 self.default_org,
                 &username,
                 &hash_password(&password)?,
                 Role::Admin,
             )
-            .await?;
+            .await;
+        match made {
+            Ok(_) => {}
+            // Another node sharing the store, starting at the same time, made it first: theirs
+            // stands, and a password generated here was never in force.
+            Err(StoreError::NameTaken(_)) => {
+                if cfg.admin_password.is_none() {
+                    let _ = std::fs::remove_file(data_dir.join("admin-password"));
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
         tracing::info!(user = %username, "created the first admin");
         let detail = "the first admin, role admin".to_string();
         self.audit_change(

@@ -11,6 +11,7 @@ use crate::domain::audit::AuditAction;
 use crate::domain::identity::org_area;
 use crate::domain::task;
 use crate::domain::{Connection, Origin, Role, Task, ids};
+use crate::store::StoreError;
 use chrono::Utc;
 use sluice_types::{ApplyReport, DefinitionBundle, DefinitionFile};
 use std::path::Path;
@@ -308,10 +309,15 @@ impl App {
             updated_at: now,
         };
         match existing {
-            None => {
-                self.store.create_task(&task).await?;
-                Ok(Change::Created)
-            }
+            None => match self.store.create_task(&task).await {
+                Ok(()) => Ok(Change::Created),
+                // Another node loading the same directory at once created it first, from the
+                // same file: the result is the one a single node would have left.
+                Err(StoreError::NameTaken(_)) if task.origin != Origin::Api => {
+                    Ok(Change::Unchanged)
+                }
+                Err(e) => Err(e.into()),
+            },
             Some(old) => {
                 task.created_at = old.created_at;
                 let same = Task {
@@ -378,10 +384,14 @@ impl App {
             updated_at: now,
         };
         let (change, action) = match existing {
-            None => {
-                self.store.create_connection(&conn).await?;
-                (Change::Created, AuditAction::ConnectionCreate)
-            }
+            None => match self.store.create_connection(&conn).await {
+                Ok(()) => (Change::Created, AuditAction::ConnectionCreate),
+                // As with tasks: another node made it first from the same file.
+                Err(StoreError::NameTaken(_)) if conn.origin != Origin::Api => {
+                    return Ok(Change::Unchanged);
+                }
+                Err(e) => return Err(e.into()),
+            },
             Some(old)
                 if Connection {
                     updated_at: old.updated_at,

@@ -1,8 +1,10 @@
 //! Files that belong to runs and to callers: parameter files (IICS `parameterFileName`) and the
-//! reject files a run leaves (the IICS error log).
+//! reject files a run leaves (the IICS error log, kept in the store).
 
 use super::{App, Result, ServiceError};
 use crate::domain::{Task, param_file};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use uuid::Uuid;
@@ -64,29 +66,31 @@ impl App {
             .map_err(|e| ServiceError::Invalid(format!("parameter file `{shown}`: {e}")))
     }
 
-    /// The reject files of a run, oldest first: one file for a single load, one per table for a
-    /// replication (named after the table).
-    pub async fn reject_files(&self, run_id: Uuid) -> Vec<(String, PathBuf)> {
-        let base = self.config.data_dir.join("rejects");
-        let single = base.join(format!("{run_id}.jsonl"));
-        let mut out = Vec::new();
-        if tokio::fs::metadata(&single)
-            .await
-            .is_ok_and(|m| m.is_file())
-        {
-            out.push((format!("{run_id}.jsonl"), single));
-        }
-        if let Ok(mut dir) = tokio::fs::read_dir(base.join(run_id.to_string())).await {
-            let mut tables = Vec::new();
-            while let Ok(Some(entry)) = dir.next_entry().await {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".jsonl") {
-                    tables.push((name, entry.path()));
+    /// A run's reject files as the store keeps them (whichever node ran the load): names in the
+    /// order they are served, each with its number of chunks.
+    pub async fn reject_files(&self, run_id: Uuid) -> Result<Vec<(String, i64)>> {
+        Ok(self.store.list_run_files(run_id).await?)
+    }
+
+    /// The bytes of `files` of a run, one file after another, read from the store a chunk at a
+    /// time (never a whole file in memory).
+    pub fn reject_bytes(
+        &self,
+        run_id: Uuid,
+        files: Vec<(String, i64)>,
+    ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+        let store = self.store.clone();
+        let chunks = files
+            .into_iter()
+            .flat_map(|(name, n)| (0..n).map(move |i| (name.clone(), i)));
+        futures::stream::iter(chunks).then(move |(name, i)| {
+            let store = store.clone();
+            async move {
+                match store.read_run_file_chunk(run_id, &name, i).await {
+                    Ok(data) => Ok(Bytes::from(data.unwrap_or_default())),
+                    Err(e) => Err(std::io::Error::other(e.to_string())),
                 }
             }
-            tables.sort();
-            out.extend(tables);
-        }
-        out
+        })
     }
 }

@@ -88,6 +88,7 @@ pub fn run_view(r: &Run, task: Option<(&str, &str)>) -> RunView {
         created_at: r.created_at,
         started_at: r.started_at,
         ended_at: r.ended_at,
+        node: r.node.clone(),
         children: Vec::new(),
         spark: r.spark.as_ref().map(spark_view),
     }

@@ -10,11 +10,20 @@
 
 pub mod conformance;
 pub mod lookup;
+mod postgres;
+mod rows;
 pub mod seal;
 pub mod secret_key;
 mod sqlite;
+mod tokens;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// The states of a claimed run (held by a node under a lease), as an SQL list.
+const CLAIMED: &str = "('starting', 'running', 'stopping')";
+/// The states of an active run (queued or claimed), as an SQL list.
+const ACTIVE: &str = "('queued', 'starting', 'running', 'stopping')";
 
 use crate::domain::audit::{AuditAction, AuditEvent};
 use crate::domain::lifecycle::Refusal;
@@ -63,8 +72,13 @@ pub enum StoreError {
     #[error("store: corrupt row: {0}")]
     Corrupt(String),
     /// A store URL of no backend this build has.
-    #[error("store URL `{0}`: expected sqlite://<path of the database file>")]
+    #[error(
+        "store URL `{0}`: expected sqlite://<path of the database file> or postgres://<user>:<password>@<host>/<database>"
+    )]
     UnsupportedUrl(String),
+    /// Another live node holds this node name on the store.
+    #[error("another node named `{0}` is using this store; give each node its own `node_name`")]
+    NodeNameTaken(String),
     /// A sealed secret does not open: the key is missing or wrong, or the row was altered.
     #[error("store: {0}")]
     Sealed(#[from] seal::SealError),
@@ -82,15 +96,40 @@ impl From<Refusal> for StoreError {
 
 /// Opens the store a URL names, bringing its schema up to date and sealing secrets with the
 /// keyring: `sqlite:///var/lib/sluice/sluice.db` (or `sqlite:relative/path.db`) for the embedded
-/// store, the only backend so far.
+/// store, `postgres://user:password@host/database` for the store several nodes share.
 pub async fn open(url: &str, keyring: seal::Keyring) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::open(url, keyring).await?;
+        return Ok(std::sync::Arc::new(store));
+    }
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+        .ok_or_else(|| StoreError::UnsupportedUrl(redacted(url)))?;
     let store = SqliteStore::open(std::path::Path::new(path), keyring).await?;
     Ok(std::sync::Arc::new(store))
+}
+
+/// A store URL fit for logs and messages: any password replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Not a URL at all, but it may still hold a secret before an `@`.
+        Err(_) if url.contains('@') => "<a store URL that does not parse>".to_string(),
+        Err(_) => url.to_string(),
+    }
+}
+
+/// Now, to the microsecond: the precision both backends keep, so what a call answers is what a
+/// later read finds.
+fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
 /// Filters for listing runs; all optional, newest first.
@@ -203,10 +242,46 @@ pub struct NewToken<'a> {
     pub idle: Option<Duration>,
 }
 
+/// Work another process put in a shared store, told as it commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    RunQueued,
+    /// These runs ended (their callbacks, if any, were queued with the end); empty: some did.
+    RunsEnded(Vec<Uuid>),
+    CallbackQueued,
+    /// Anything may have happened (the wake-ups were interrupted): look at everything.
+    Everything,
+}
+
+/// This process's hold on its node name, let go when dropped (or when the process dies).
+pub struct NodeHold {
+    _release: Option<tokio_util::sync::DropGuard>,
+}
+
+impl NodeHold {
+    /// A hold with nothing to let go: a store only one process opens (the embedded one, whose
+    /// data directory is locked) needs none.
+    pub fn none() -> NodeHold {
+        NodeHold { _release: None }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Lets go of every connection (writing out what is buffered); the store is not used after.
     async fn close(&self);
+
+    /// Whether the store answers now (readiness).
+    async fn ping(&self) -> Result<()>;
+
+    /// Holds `node` as this process's name among the nodes sharing the store, until the answer
+    /// is dropped or the process dies; refuses (`NodeNameTaken`) a name a live node holds, since
+    /// two nodes of one name would each take the other's runs for their own.
+    async fn hold_node_name(&self, node: &str) -> Result<NodeHold>;
+
+    /// Wake-ups for work other processes put in the store, as they commit; `None` for a store
+    /// only this process writes (or one that cannot tell: its nodes poll).
+    fn watch(&self) -> Option<tokio::sync::mpsc::Receiver<Wake>>;
 
     // --- identity -------------------------------------------------------------------------
     /// The org with this name, created when missing.
@@ -324,6 +399,10 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
     ) -> Result<Vec<Run>>;
 
+    /// Forgets up to `limit` runs that ended before `before` (oldest first), with their logs,
+    /// children, callbacks and attempts, in one short transaction; answers their ids.
+    async fn purge_runs(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>>;
+
     // --- logs -----------------------------------------------------------------------------
     async fn append_log(&self, run_id: Uuid, lines: &[NewLogLine]) -> Result<()>;
     /// Lines after `after_seq` at `min_level` or above, oldest first.
@@ -334,6 +413,25 @@ pub trait Store: Send + Sync + 'static {
         min_level: LogLevel,
         limit: i64,
     ) -> Result<Vec<LogLine>>;
+
+    // --- run files ------------------------------------------------------------------------
+    /// Keeps chunk `chunk` (from 0) of a file a run left (its rejected rows), replacing one of
+    /// the same number: in the store, every node can serve it.
+    async fn put_run_file_chunk(
+        &self,
+        run_id: Uuid,
+        name: &str,
+        chunk: i64,
+        data: &[u8],
+    ) -> Result<()>;
+    /// The files a run keeps, by name, each with its number of chunks.
+    async fn list_run_files(&self, run_id: Uuid) -> Result<Vec<(String, i64)>>;
+    async fn read_run_file_chunk(
+        &self,
+        run_id: Uuid,
+        name: &str,
+        chunk: i64,
+    ) -> Result<Option<Vec<u8>>>;
 
     // --- children -------------------------------------------------------------------------
     /// Inserts or replaces a run's child by its `seq`.

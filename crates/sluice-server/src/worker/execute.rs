@@ -10,6 +10,7 @@ use crate::domain::org_grants::OrgGrants;
 use crate::domain::runtime_env::is_plain_relative;
 use crate::domain::{LogLevel, Outcome, Run, RunEvent, StopMode, Task, TaskType};
 use crate::engine::{self, EngineError, LiveCounters, RunContext, RunLog, StopSignal};
+use crate::store::StoreError;
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,18 +54,33 @@ impl Worker {
         let _ = drain.await;
         h.running.lock().expect("not poisoned").remove(&run_id);
         if let Some(end) = end {
+            super::run_files::keep_rejects(self.store.as_ref(), &self.data_dir, run_id).await;
+            self.record_end(run_id, end).await;
+        }
+        self.events.run_ended(run_id);
+    }
+
+    /// Writes the run's end, retrying while the store is unreachable (a database restart) for as
+    /// long as the lease would have lasted: past that, another node resolves the run as lost.
+    async fn record_end(&self, run_id: uuid::Uuid, end: RunEnd) {
+        let give_up = Instant::now() + self.config.lease();
+        loop {
             match self
                 .store
-                .finish_run(run_id, &self.node, end, Utc::now())
+                .finish_run(run_id, &self.node, end.clone(), Utc::now())
                 .await
             {
-                Ok(_) => {}
+                Ok(_) => return,
+                Err(StoreError::Backend(e)) if Instant::now() < give_up => {
+                    tracing::warn!(run = %run_id, error = %e, "recording a run's end; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
                 Err(e) => {
-                    tracing::error!(run = %run_id, error = %e, "recording a run's end failed")
+                    tracing::error!(run = %run_id, error = %e, "recording a run's end failed");
+                    return;
                 }
             }
         }
-        self.events.run_ended(run_id);
     }
 
     /// Runs the task; answers how the run ended, or None when the lease was lost (another node

@@ -3,6 +3,8 @@
 
 mod execute;
 mod journal;
+mod retention;
+mod run_files;
 mod taskflow;
 #[cfg(test)]
 mod tests;
@@ -150,15 +152,23 @@ impl Worker {
         }
     }
 
-    /// Fails runs whose lease expired (their node died without saying so).
+    /// Fails runs whose lease expired (their node died without saying so), and now and then
+    /// removes runs older than the retention.
     async fn reap_loop(self: Arc<Self>, h: WorkerHandle) {
         let every = self.config.lease() / 2;
+        let mut next_purge = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = h.shutdown.cancelled() => return,
             }
             self.resolve_lost(None).await;
+            if let Some(days) = self.config.retention_days
+                && tokio::time::Instant::now() >= next_purge
+            {
+                retention::purge(&self.store, &self.data_dir, days, &h.shutdown).await;
+                next_purge = tokio::time::Instant::now() + retention::EVERY;
+            }
         }
     }
 

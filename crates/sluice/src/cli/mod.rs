@@ -137,6 +137,13 @@ pub struct ServeArgs {
     /// Directory of definition files to load at start.
     #[arg(long)]
     pub definitions: Option<PathBuf>,
+    /// The store: `postgres://user:password@host/database` for one several nodes share; unset =
+    /// the embedded SQLite store in the data directory (also `SLUICE_STORE`).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// This node's name, unique among the nodes of one store (also `SLUICE_NODE_NAME`).
+    #[arg(long)]
+    pub node_name: Option<String>,
 }
 
 #[derive(Debug, Args)]

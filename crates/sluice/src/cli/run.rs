@@ -302,6 +302,7 @@ mod tests {
             created_at: t0,
             started_at: Some(t0),
             ended_at: finished.then(|| t0 + chrono::Duration::seconds(65)),
+            node: None,
             children: Vec::new(),
             spark: None,
         }

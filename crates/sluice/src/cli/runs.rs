@@ -42,7 +42,7 @@ pub async fn list(global: &GlobalOpts, args: RunsArgs) -> Result<ExitCode> {
 
 pub fn runs_table(runs: &[RunView]) -> String {
     let mut table = Table::new(&[
-        "ID", "TASK", ">RUN", "STATE", ">READ", ">WRITTEN", ">FAILED", "CREATED",
+        "ID", "TASK", ">RUN", "STATE", "NODE", ">READ", ">WRITTEN", ">FAILED", "CREATED",
     ]);
     for r in runs {
         let c = &r.counters;
@@ -51,6 +51,7 @@ pub fn runs_table(runs: &[RunView]) -> String {
             r.task_path.clone(),
             r.run_number.to_string(),
             r.state.clone(),
+            r.node.clone().unwrap_or_else(|| "-".into()),
             c.source_rows_read.to_string(),
             c.target_rows_written.to_string(),
             (c.source_rows_failed + c.target_rows_failed).to_string(),
@@ -126,6 +127,9 @@ pub fn details(r: &RunView) -> String {
     }
     if let Some(url) = &r.callback_url {
         fields.push(("callback url", url.clone()));
+    }
+    if let Some(node) = &r.node {
+        fields.push(("node", node.clone()));
     }
     fields.push(("created", fmt_time(&r.created_at)));
     if let Some(t) = &r.started_at {
@@ -232,6 +236,7 @@ mod tests {
             created_at: t0,
             started_at: Some(t0),
             ended_at: Some(t0 + chrono::Duration::seconds(3)),
+            node: Some("node-a".into()),
             children: Vec::new(),
             spark: None,
         }
@@ -245,6 +250,7 @@ mod tests {
         assert!(lines[0].starts_with("ID "));
         assert!(lines[1].contains("Sales/load"));
         assert!(lines[1].contains("completed"));
+        assert!(lines[1].contains("node-a"), "{text}");
         assert!(lines[1].ends_with("2024-05-01T12:00:00Z"));
     }
 
@@ -255,6 +261,7 @@ mod tests {
         assert!(text.contains("external id:  ext-1\n"));
         assert!(text.contains("parameters:   a=1\n"));
         assert!(text.contains("duration:     3s\n"));
+        assert!(text.contains("node:         node-a\n"), "{text}");
         assert!(!text.contains("error:"));
         assert!(!text.contains("spark:"));
     }

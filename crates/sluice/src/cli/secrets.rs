@@ -14,13 +14,13 @@ pub async fn rotate(config: Option<PathBuf>, data_dir: Option<PathBuf>) -> Resul
     };
     let config = Config::load(config.as_deref(), overrides)?;
     let dir = &config.data_dir;
-    if !dir.join("sluice.db").exists() {
+    if config.store.is_none() && !dir.join("sluice.db").exists() {
         anyhow::bail!("{} holds no Sluice database", dir.display());
     }
     // The server must not hold the keys while they change under it.
     let _lock = lock_data_dir(dir).context("stop the server first")?;
     secret_key::begin_rotation(dir)?;
-    open_store(dir).await?.close().await;
+    open_store(dir, &config.store_url()).await?.close().await;
     let kid = secret_key::load(dir)?.keyring.current_kid().to_string();
     println!("connection secrets are sealed with the new key {kid}");
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,8 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         listen: args.listen,
         data_dir: args.data_dir,
         definitions: args.definitions,
+        store: args.store,
+        node_name: args.node_name,
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     sluice_server::server::run(config).await?;

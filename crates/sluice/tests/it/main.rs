@@ -6,6 +6,7 @@ mod bad_input;
 mod callback_delivery;
 mod callbacks;
 mod cli;
+mod cluster;
 mod code_tasks;
 mod crash;
 mod examples_db;

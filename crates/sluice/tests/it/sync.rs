@@ -40,18 +40,15 @@ fn counters(run: &RunView) -> (u64, u64, u64, u64, u64) {
     )
 }
 
-fn rejects(app: &TestApp, run: &RunView) -> Vec<Value> {
-    let path = app
-        .data_dir
-        .join("rejects")
-        .join(format!("{}.jsonl", run.id));
-    match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+/// The run's rejected rows, through the API (whichever node ran it, they are in the store).
+async fn rejects(app: &TestApp, run: &RunView) -> Vec<Value> {
+    let text = app
+        .get(&format!("/api/v1/runs/{}/rejects", run.id))
+        .expect_text(200)
+        .await;
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -79,7 +76,7 @@ async fn csv_into_postgres_loads_every_row_and_rejects_only_key_collisions() {
     let (ins, upd, del, _, failed) = counters(&run);
     assert_eq!((ins, upd, del, failed), (1997, 0, 0, 3), "{run:?}");
     assert_eq!(run.counters.source_rows_read, 2000);
-    let rej = rejects(&app, &run);
+    let rej = rejects(&app, &run).await;
     assert_eq!(rej.len(), 3);
     for r in &rej {
         assert!(
@@ -266,7 +263,7 @@ async fn rejected_rows_are_reported_and_the_threshold_fails_the_run_untouched() 
     let (ins, _, _, _, failed) = counters(&run);
     assert_eq!((ins, failed), (6, 6), "{run:?}");
     assert_eq!(count(&pg, &t).await, 7);
-    let rej = rejects(&app, &run);
+    let rej = rejects(&app, &run).await;
     let reason = |id: i64| {
         rej.iter()
             .find(|r| r["row"]["id"] == id)
@@ -476,7 +473,7 @@ async fn rows_that_do_not_parse_go_to_the_reject_file_with_their_fields() {
     assert_eq!(run.state, "completed_with_errors", "{run:?}");
     assert_eq!(run.counters.source_rows_failed, 2, "{run:?}");
     assert_eq!(count(&pg, &t).await, 2);
-    let rej = rejects(&app, &run);
+    let rej = rejects(&app, &run).await;
     assert_eq!(rej.len(), 2, "{rej:?}");
     let two = rej
         .iter()

@@ -13,7 +13,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures::StreamExt;
 use serde_json::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -233,22 +232,18 @@ async fn session_log(
 }
 
 /// The rejected rows of a run: JSON lines `{"reason", "row"}` (one file per table of a
-/// replication, one after another), streamed from disk.
+/// replication, one after another), streamed from the store.
 async fn error_log(
     State(app): State<App>,
     s: IicsSession,
     Path(id): Path<String>,
 ) -> Result<Response, V2Error> {
     let (run, task) = finished_run(&app, &s, &id).await?;
-    let files = app.reject_files(run.id).await;
+    let files = app.reject_files(run.id).await?;
     let name = format!("{}_error.jsonl", file_stem(&run, task.as_ref()));
-    let stream = futures::stream::iter(files)
-        .then(|(_, path)| async move { tokio::fs::File::open(path).await })
-        .filter_map(|f| async move { f.ok() })
-        .flat_map(tokio_util::io::ReaderStream::new);
     Ok(download(
         name,
         "application/x-ndjson",
-        Body::from_stream(stream),
+        Body::from_stream(app.reject_bytes(run.id, files)),
     ))
 }

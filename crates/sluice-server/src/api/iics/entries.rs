@@ -122,10 +122,7 @@ pub fn monitor_entry(
     m.insert("executionState".into(), json!(execution_state(run.state)));
     rows(&mut m, &run.counters);
     m.insert("errorMsg".into(), error_msg(run));
-    m.insert(
-        "agentId".into(),
-        json!(run.lease_owner.as_deref().unwrap_or(node)),
-    );
+    m.insert("agentId".into(), json!(run.node.as_deref().unwrap_or(node)));
     m.insert("runtimeEnvironmentId".into(), json!("sluice"));
     m.insert("startedBy".into(), json!(run.started_by));
     m.insert("runContextType".into(), json!(run_context(run.trigger)));
@@ -189,10 +186,7 @@ pub fn log_entry(run: &Run, task: Option<&Task>, node: &str, children: &[RunChil
     m.insert("taskFederatedId".into(), json!(n.federated_id));
     m.insert("objectName".into(), json!(n.name));
     m.insert("runId".into(), json!(run.run_number));
-    m.insert(
-        "agentId".into(),
-        json!(run.lease_owner.as_deref().unwrap_or(node)),
-    );
+    m.insert("agentId".into(), json!(run.node.as_deref().unwrap_or(node)));
     m.insert("runtimeEnvironmentId".into(), json!("sluice"));
     let start = run.started_at.unwrap_or(run.created_at);
     let end = run.ended_at.unwrap_or(start);

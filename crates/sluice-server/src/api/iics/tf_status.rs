@@ -79,10 +79,10 @@ fn object(f: Fields<'_>) -> serde_json::Map<String, Value> {
         (end.unwrap_or_else(Utc::now) - s).num_seconds().max(0)
     });
     let counters = f.run.map(|r| r.counters).unwrap_or_default();
-    // The node holding the run while it runs; once ended (leases are let go), this node.
+    // The node that ran (or runs) it; a run never claimed is this node's.
     let env = f
         .run
-        .and_then(|r| r.lease_owner.as_deref())
+        .and_then(|r| r.node.as_deref())
         .unwrap_or(f.runtime_env);
     let value = json!({
         "assetName": f.name,

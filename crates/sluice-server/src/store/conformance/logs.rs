@@ -40,3 +40,57 @@ pub(super) async fn logs(store: &dyn Store, org: Uuid) {
         .await
         .unwrap();
 }
+
+/// Files a run leaves: chunks kept in order, replaced by number, listed by name.
+pub(super) async fn run_files(store: &dyn Store, org: Uuid) {
+    let t = sample_task(org, "files", "t", true);
+    store.create_task(&t).await.unwrap();
+    let r = store
+        .create_run(&t, new_run("a"), Utc::now())
+        .await
+        .unwrap();
+    assert!(store.list_run_files(r.id).await.unwrap().is_empty());
+    let binary: Vec<u8> = (0..=255u8).collect();
+    store
+        .put_run_file_chunk(r.id, "rejects.jsonl", 0, b"{\"a\":1}\n")
+        .await
+        .unwrap();
+    store
+        .put_run_file_chunk(r.id, "rejects.jsonl", 1, &binary)
+        .await
+        .unwrap();
+    store
+        .put_run_file_chunk(r.id, "rejects/t1.jsonl", 0, b"x")
+        .await
+        .unwrap();
+    store
+        .put_run_file_chunk(r.id, "rejects/t1.jsonl", 0, b"y")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_run_files(r.id).await.unwrap(),
+        vec![
+            ("rejects.jsonl".to_string(), 2),
+            ("rejects/t1.jsonl".to_string(), 1)
+        ]
+    );
+    let chunk = |name: &'static str, n| store.read_run_file_chunk(r.id, name, n);
+    assert_eq!(chunk("rejects.jsonl", 1).await.unwrap(), Some(binary));
+    assert_eq!(
+        chunk("rejects/t1.jsonl", 0).await.unwrap(),
+        Some(b"y".to_vec())
+    );
+    assert_eq!(chunk("rejects.jsonl", 2).await.unwrap(), None);
+    store
+        .request_stop(org, r.id, StopMode::Immediate, "cleanup", now_micros())
+        .await
+        .unwrap();
+    store
+        .purge_runs(now_micros() + chrono::Duration::seconds(1), 100)
+        .await
+        .unwrap();
+    assert!(
+        store.list_run_files(r.id).await.unwrap().is_empty(),
+        "retention takes them"
+    );
+}

@@ -32,6 +32,8 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
     assert_eq!(c1.id, r1.id);
     assert_eq!(c1.state, RunState::Starting);
     assert_eq!(c1.lease_owner.as_deref(), Some("n1"));
+    assert_eq!(c1.node.as_deref(), Some("n1"), "a claim names the node");
+    assert_eq!(r1.node, None, "a queued run has no node yet");
     let c2 = store
         .claim_run("n2", lease, Utc::now())
         .await
@@ -127,6 +129,12 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
     );
     assert_eq!(done.counters.target_rows_written, 9);
     assert!(done.ended_at.is_some() && done.lease_owner.is_none());
+    let seen = store.get_run(org, r1.id).await.unwrap().unwrap();
+    assert_eq!(
+        seen.node.as_deref(),
+        Some("n1"),
+        "the node stays named after the end"
+    );
     assert!(
         store
             .finish_run(

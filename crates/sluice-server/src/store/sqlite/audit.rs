@@ -1,8 +1,9 @@
 //! The audit log: appended to, read newest first.
 
-use super::rows::{self, micros};
+use super::cells::micros;
 use super::*;
 use crate::domain::audit::AuditEvent;
+use crate::store::rows;
 
 pub(super) async fn append_audit(s: &SqliteStore, e: &AuditEvent) -> Result<i64> {
     let row = sqlx::query(

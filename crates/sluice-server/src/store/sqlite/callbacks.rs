@@ -1,7 +1,8 @@
 //! The callback outbox: claiming due callbacks, keeping each attempt and its outcome, resending.
 
-use super::rows::{self, from_micros, micros};
+use super::cells::{from_micros, micros};
 use super::*;
+use crate::store::rows;
 
 pub(super) async fn claim_callbacks(
     s: &SqliteStore,

@@ -2,9 +2,8 @@
 //! replication's tables, each with its own state and counters) and its Spark application's
 //! progress.
 
-use super::rows::{from_micros, micros};
+use super::cells::micros;
 use super::*;
-use sqlx::Row;
 
 pub(super) async fn put_run_child(s: &SqliteStore, c: &RunChild) -> Result<()> {
     let n = &c.counters;
@@ -56,41 +55,11 @@ pub(super) async fn set_spark_progress(
 }
 
 pub(super) async fn list_run_children(s: &SqliteStore, run_id: Uuid) -> Result<Vec<RunChild>> {
-    let rows = sqlx::query("SELECT * FROM run_children WHERE run_id = ? ORDER BY seq")
+    sqlx::query("SELECT * FROM run_children WHERE run_id = ? ORDER BY seq")
         .bind(run_id.to_string())
         .fetch_all(&s.read)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let g = |c: &str| -> Result<u64> { Ok(r.try_get::<i64, _>(c)? as u64) };
-            let state: String = r.try_get("state")?;
-            Ok(RunChild {
-                run_id,
-                seq: r.try_get("seq")?,
-                name: r.try_get("name")?,
-                state: state.parse().map_err(StoreError::Corrupt)?,
-                started_at: r.try_get::<Option<i64>, _>("started_at")?.map(from_micros),
-                ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(from_micros),
-                counters: Counters {
-                    source_rows_read: g("source_rows_read")?,
-                    source_rows_failed: g("source_rows_failed")?,
-                    target_rows_written: g("target_rows_written")?,
-                    target_rows_failed: g("target_rows_failed")?,
-                    inserts: g("inserts")?,
-                    updates: g("updates")?,
-                    deletes: g("deletes")?,
-                    skipped: g("skipped")?,
-                },
-                error: r.try_get("error")?,
-                task_id: optional_uuid(r, "task_id")?,
-                child_run_id: optional_uuid(r, "child_run_id")?,
-            })
-        })
+        .await?
+        .iter()
+        .map(rows::run_child)
         .collect()
-}
-
-fn optional_uuid(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Option<Uuid>> {
-    let text: Option<String> = row.try_get(col)?;
-    text.map(|t| Uuid::parse_str(&t).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
-        .transpose()
 }

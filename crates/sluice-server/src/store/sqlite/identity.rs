@@ -1,7 +1,9 @@
 //! Orgs, users and API tokens.
 
-use super::rows::{self, from_micros, micros};
+use super::cells::{from_micros, micros};
 use super::*;
+use crate::store::rows;
+use crate::store::tokens::token_use;
 use sqlx::Row;
 
 pub(super) async fn ensure_org(s: &SqliteStore, id: Uuid, name: &str) -> Result<Org> {
@@ -22,7 +24,7 @@ pub(super) async fn create_org(s: &SqliteStore, name: &str) -> Result<Org> {
     let org = Org {
         id: Uuid::now_v7(),
         name: name.to_string(),
-        created_at: Utc::now(),
+        created_at: now_micros(),
     };
     sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)")
         .bind(org.id.to_string())
@@ -55,7 +57,7 @@ pub(super) async fn create_user(
         org_id,
         username: username.to_string(),
         role,
-        created_at: Utc::now(),
+        created_at: now_micros(),
     };
     sqlx::query(
         "INSERT INTO users (id, org_id, username, password_hash, role, created_at)
@@ -149,29 +151,24 @@ pub(super) async fn user_for_token(
         return Ok(None);
     };
     let user = rows::user(&row)?;
-    let expires: Option<i64> = row.try_get("t_expires")?;
-    let idle: Option<i64> = row.try_get("t_idle")?;
     let used: Option<i64> = row.try_get("t_used")?;
-    let mut expiry = expires.map(from_micros);
-    if let Some(idle) = idle {
-        let idle_us = idle * 1_000_000;
-        // Moving the mark on every request would make every read a write: move it only when a
-        // noticeable part of the idle time has passed (a 30-minute session: every 15 seconds).
-        let step = (idle_us / 4).min(15_000_000);
-        if now_us - used.unwrap_or(0) >= step {
-            sqlx::query(
-                "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?)
-                 WHERE token_hash = ?",
-            )
-            .bind(now_us)
-            .bind(token_hash)
-            .execute(&s.write)
-            .await?;
-        }
-        let idle_end = from_micros(now_us.max(used.unwrap_or(0)) + idle_us);
-        expiry = Some(expiry.map_or(idle_end, |e| e.min(idle_end)));
+    let decision = token_use(
+        now,
+        row.try_get::<Option<i64>, _>("t_expires")?.map(from_micros),
+        row.try_get("t_idle")?,
+        used.map(from_micros),
+    );
+    if decision.touch {
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?)
+             WHERE token_hash = ?",
+        )
+        .bind(now_us)
+        .bind(token_hash)
+        .execute(&s.write)
+        .await?;
     }
-    Ok(Some((user, expiry)))
+    Ok(Some((user, decision.expiry)))
 }
 
 pub(super) async fn revoke_token(s: &SqliteStore, token_hash: &str) -> Result<bool> {

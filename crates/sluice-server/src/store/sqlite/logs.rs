@@ -1,7 +1,8 @@
 //! Run logs: lines numbered per run, read by level and position.
 
-use super::rows::{self, micros};
+use super::cells::micros;
 use super::*;
+use crate::store::rows;
 
 pub(super) async fn append_log(s: &SqliteStore, run_id: Uuid, lines: &[NewLogLine]) -> Result<()> {
     if lines.is_empty() {
@@ -49,4 +50,48 @@ pub(super) async fn read_log(
     .iter()
     .map(rows::log_line)
     .collect()
+}
+
+pub(super) async fn put_run_file_chunk(
+    s: &SqliteStore,
+    run_id: Uuid,
+    name: &str,
+    chunk: i64,
+    data: &[u8],
+) -> Result<()> {
+    sqlx::query("INSERT OR REPLACE INTO run_files (run_id, name, chunk, data) VALUES (?, ?, ?, ?)")
+        .bind(run_id.to_string())
+        .bind(name)
+        .bind(chunk)
+        .bind(data)
+        .execute(&s.write)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn list_run_files(s: &SqliteStore, run_id: Uuid) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT name, COUNT(*) FROM run_files WHERE run_id = ? GROUP BY name ORDER BY name",
+    )
+    .bind(run_id.to_string())
+    .fetch_all(&s.read)
+    .await?)
+}
+
+pub(super) async fn read_run_file_chunk(
+    s: &SqliteStore,
+    run_id: Uuid,
+    name: &str,
+    chunk: i64,
+) -> Result<Option<Vec<u8>>> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT data FROM run_files WHERE run_id = ? AND name = ? AND chunk = ?",
+        )
+        .bind(run_id.to_string())
+        .bind(name)
+        .bind(chunk)
+        .fetch_optional(&s.read)
+        .await?,
+    )
 }

@@ -6,17 +6,17 @@
 
 mod audit;
 mod callbacks;
+mod cells;
 mod children;
 mod identity;
 mod logs;
-mod rows;
 mod runs;
 mod tasks;
 mod watermarks;
 
 use super::*;
+use crate::store::rows::{self, conflict_on_unique, is_unique_violation};
 use crate::store::seal::Keyring;
-use rows::is_unique_violation;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
@@ -28,9 +28,6 @@ pub struct SqliteStore {
     read: SqlitePool,
     keyring: Keyring,
 }
-
-const CLAIMED: &str = "('starting', 'running', 'stopping')";
-const ACTIVE: &str = "('queued', 'starting', 'running', 'stopping')";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file, brings its schema up to date and seals with
@@ -83,20 +80,27 @@ fn json_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("domain types serialize")
 }
 
-fn conflict_on_unique(e: sqlx::Error, msg: impl FnOnce() -> String) -> StoreError {
-    if is_unique_violation(&e) {
-        StoreError::NameTaken(msg())
-    } else {
-        StoreError::Backend(e)
-    }
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     /// Closes every connection, checkpointing the write-ahead log into the database file.
     async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// The data directory's lock already keeps a second process off this file.
+    async fn hold_node_name(&self, _node: &str) -> Result<NodeHold> {
+        Ok(NodeHold::none())
+    }
+
+    /// Only this process writes the file (its data directory is locked).
+    fn watch(&self) -> Option<tokio::sync::mpsc::Receiver<Wake>> {
+        None
     }
 
     // --- identity -----------------------------------------------------------------------------
@@ -295,6 +299,33 @@ impl Store for SqliteStore {
         runs::resolve_lost_runs(self, now, node, reason).await
     }
 
+    async fn put_run_file_chunk(
+        &self,
+        run_id: Uuid,
+        name: &str,
+        chunk: i64,
+        data: &[u8],
+    ) -> Result<()> {
+        logs::put_run_file_chunk(self, run_id, name, chunk, data).await
+    }
+
+    async fn list_run_files(&self, run_id: Uuid) -> Result<Vec<(String, i64)>> {
+        logs::list_run_files(self, run_id).await
+    }
+
+    async fn read_run_file_chunk(
+        &self,
+        run_id: Uuid,
+        name: &str,
+        chunk: i64,
+    ) -> Result<Option<Vec<u8>>> {
+        logs::read_run_file_chunk(self, run_id, name, chunk).await
+    }
+
+    async fn purge_runs(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>> {
+        runs::purge_runs(self, before, limit).await
+    }
+
     // --- children -----------------------------------------------------------------------------
     async fn put_run_child(&self, child: &RunChild) -> Result<()> {
         children::put_run_child(self, child).await
@@ -365,7 +396,7 @@ impl Store for SqliteStore {
         )
         .bind(task_id.to_string())
         .bind(key_hash)
-        .bind(rows::micros(Utc::now()))
+        .bind(cells::micros(Utc::now()))
         .execute(&self.write)
         .await?;
         Ok(())

@@ -1,9 +1,10 @@
 //! The run lifecycle: queueing and numbering runs, claims, leases and heartbeats, stops, the
 //! end of a run (with its callback, in one transaction), and runs lost with their node.
 
-use super::rows::{self, micros};
+use super::cells::micros;
 use super::*;
 use crate::domain::lifecycle::{self, Change};
+use crate::store::rows;
 use sqlx::{Row, Sqlite, Transaction};
 
 async fn run_in(tx: &mut Transaction<'_, Sqlite>, id: Uuid) -> Result<Run> {
@@ -224,7 +225,8 @@ pub(super) async fn claim_run(
 ) -> Result<Option<Run>> {
     let claim = lifecycle::claim(node, lease, now);
     sqlx::query(
-        "UPDATE runs SET state = ?, lease_owner = ?, lease_expires_at = ?, started_at = ?
+        "UPDATE runs SET state = ?1, lease_owner = ?2, node = ?2, lease_expires_at = ?3,
+            started_at = ?4
          WHERE id = (SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1)
          RETURNING *",
     )
@@ -351,4 +353,33 @@ pub(super) async fn resolve_lost_runs(
     }
     tx.commit().await?;
     Ok(resolved)
+}
+
+pub(super) async fn purge_runs(
+    s: &SqliteStore,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Uuid>> {
+    let mut tx = s.write.begin().await?;
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM runs WHERE ended_at < ? ORDER BY ended_at LIMIT ?")
+            .bind(micros(before))
+            .bind(limit.max(1))
+            .fetch_all(&mut *tx)
+            .await?;
+    // Children and callback attempts go with their rows (foreign keys, cascading).
+    for id in &ids {
+        for sql in [
+            "DELETE FROM run_logs WHERE run_id = ?",
+            "DELETE FROM run_files WHERE run_id = ?",
+            "DELETE FROM callbacks WHERE run_id = ?",
+            "DELETE FROM runs WHERE id = ?",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+    }
+    tx.commit().await?;
+    ids.iter()
+        .map(|id| Uuid::parse_str(id).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect()
 }

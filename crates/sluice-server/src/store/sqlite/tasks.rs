@@ -1,7 +1,8 @@
 //! Tasks and connections: definitions, looked up by id, short id, path or name.
 
-use super::rows::{self, micros};
+use super::cells::micros;
 use super::*;
+use crate::store::rows;
 
 async fn one_task(s: &SqliteStore, sql: &str, binds: &[&str]) -> Result<Option<Task>> {
     let mut q = sqlx::query(sql);

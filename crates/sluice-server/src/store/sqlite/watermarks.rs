@@ -1,6 +1,6 @@
 //! High-water marks of incremental replication, kept per task and source object between runs.
 
-use super::rows::micros;
+use super::cells::micros;
 use super::*;
 
 pub(super) async fn get_watermark(

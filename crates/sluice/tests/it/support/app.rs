@@ -181,13 +181,26 @@ impl TestApp {
     }
 }
 
-/// Starts `sluice serve` and reads the URL it says it listens on.
-fn launch(defs: &Path, data_dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data_dir.join("server.log"))
-        .unwrap();
+/// Starts `sluice serve` expecting it to refuse: answers its exit status and what it logged.
+pub fn refused_start(
+    defs: &Path,
+    data_dir: &Path,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    std::fs::create_dir_all(data_dir).unwrap();
+    let mut cmd = serve_command(defs, data_dir, env);
+    let out = cmd
+        .stdout(Stdio::null())
+        .output()
+        .expect("the sluice binary runs");
+    let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
+    (
+        out.status,
+        format!("{log}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn serve_command(defs: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -197,12 +210,22 @@ fn launch(defs: &Path, data_dir: &Path, env: &[(&str, &str)]) -> (Child, String)
         .env("SLUICE_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("SLUICE_WORKER__HEARTBEAT_MS", "200")
         .env("SLUICE_WORKER__SHUTDOWN_GRACE_SECS", "5")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(log);
+        .env("RUST_LOG", "info");
     for (k, v) in env {
         cmd.env(k, v);
     }
+    cmd
+}
+
+/// Starts `sluice serve` and reads the URL it says it listens on.
+fn launch(defs: &Path, data_dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("server.log"))
+        .unwrap();
+    let mut cmd = serve_command(defs, data_dir, env);
+    cmd.stdout(Stdio::piped()).stderr(log);
     let mut child = cmd.spawn().expect("the sluice binary starts");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

@@ -14,7 +14,7 @@ mod services;
 mod starfish;
 
 pub use api::Api;
-pub use app::TestApp;
+pub use app::{TestApp, refused_start};
 pub use call::Call;
 pub use eventually::{eventually, secs};
 pub use iics::{Iics, Taskflows};

@@ -109,3 +109,49 @@ pub fn processes_with(needle: &str) -> usize {
         })
         .count()
 }
+
+/// A new empty database on the test PostgreSQL, for a store several test servers share; dropped
+/// (with whatever still holds it) when the guard goes. `None` as with [`pg`].
+pub async fn pg_database() -> Option<PgDatabase> {
+    let admin = pg().await?;
+    let name = format!("sluice_it_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let base = pg_url();
+    let root = base.rsplit_once('/').map_or(base.as_str(), |(r, _)| r);
+    Some(PgDatabase {
+        url: format!("{root}/{name}"),
+        name,
+    })
+}
+
+pub struct PgDatabase {
+    /// `postgres://…/<name>`.
+    pub url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside the test's runtime: a thread of its own does the async work.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = client.batch_execute(&sql).await;
+                }
+            });
+        })
+        .join();
+    }
+}
