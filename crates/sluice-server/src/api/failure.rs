@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 pub struct Failure {
     pub status: StatusCode,
     pub message: String,
-    /// Seconds to wait before trying again (`Retry-After`), for a 429.
+    /// Seconds to wait before trying again (`Retry-After`), for a 429 or a 503.
     pub retry_after: Option<u64>,
 }
 
@@ -25,12 +25,18 @@ impl From<&ServiceError> for Failure {
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let retry_after = match e {
             ServiceError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            ServiceError::Unavailable(_) => Some(1),
             _ => None,
         };
         let message = match e {
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "the store is unreachable");
+                "the store is unreachable; try again in a moment".to_string()
+            }
             ServiceError::Internal(cause) => {
                 let reference = uuid::Uuid::now_v7().simple().to_string();
                 tracing::error!(%reference, error = %cause, "internal error");
@@ -73,6 +79,12 @@ mod tests {
             (invalid.status, invalid.message.as_str()),
             (StatusCode::BAD_REQUEST, "limit: must be 1..=1000")
         );
+        let down = Failure::from(&ServiceError::Unavailable("connection refused".into()));
+        assert_eq!(
+            (down.status, down.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, Some(1))
+        );
+        assert!(!down.message.contains("refused"), "{}", down.message);
         let wait = Failure::from(&ServiceError::TooManyRequests {
             retry_after_secs: 7,
         });

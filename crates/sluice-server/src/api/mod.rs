@@ -81,6 +81,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(_) => "forbidden",
             ServiceError::TooManyRequests { .. } => "too_many_requests",
             ServiceError::Internal(_) => "internal",
+            ServiceError::Unavailable(_) => "unavailable",
         };
         let f = Failure::from(&e);
         ApiError {

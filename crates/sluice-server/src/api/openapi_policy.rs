@@ -165,6 +165,12 @@ fn describe(op: &mut Operation, path: &str, role: Option<Role>) {
             "Too many failed sign-ins; retry after `Retry-After` seconds",
         ));
     }
+    if path != "/healthz" {
+        errors.push((
+            "503",
+            "The store does not answer now (a database restart); retry after `Retry-After`",
+        ));
+    }
     for (status, what) in errors {
         op.responses
             .responses

@@ -53,6 +53,9 @@ pub enum ServiceError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    /// The store does not answer now (a database restart): try again in a moment.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -66,6 +69,7 @@ impl From<StoreError> for ServiceError {
             | StoreError::NotHeld { .. }
             | StoreError::HasActiveRuns) => ServiceError::Conflict(e.to_string()),
             StoreError::Transition(t) => ServiceError::Conflict(t.to_string()),
+            e @ StoreError::Unavailable(_) => ServiceError::Unavailable(e.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }
     }

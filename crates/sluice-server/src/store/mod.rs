@@ -66,7 +66,10 @@ pub enum StoreError {
     #[error(transparent)]
     Transition(#[from] crate::domain::run::TransitionError),
     #[error("store: {0}")]
-    Backend(#[from] sqlx::Error),
+    Backend(sqlx::Error),
+    /// The database does not answer now (down, restarting, out of connections): worth retrying.
+    #[error("store unreachable: {0}")]
+    Unavailable(sqlx::Error),
     #[error("store: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: corrupt row: {0}")]
@@ -82,6 +85,34 @@ pub enum StoreError {
     /// A sealed secret does not open: the key is missing or wrong, or the row was altered.
     #[error("store: {0}")]
     Sealed(#[from] seal::SealError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_unavailable(&e) {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Backend(e)
+        }
+    }
+}
+
+/// Whether an error says the database cannot be reached now rather than that a statement
+/// failed: no connection, a connection cut, a server shutting down or starting up.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes 08 (connection exception) and 57P (operator intervention: admin
+        // shutdown, crash shutdown, cannot connect now).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
 }
 
 impl From<Refusal> for StoreError {

@@ -235,6 +235,6 @@ pub(crate) fn conflict_on_unique(e: sqlx::Error, msg: impl FnOnce() -> String) -
     if is_unique_violation(&e) {
         StoreError::NameTaken(msg())
     } else {
-        StoreError::Backend(e)
+        StoreError::from(e)
     }
 }

@@ -71,7 +71,9 @@ impl Worker {
                 .await
             {
                 Ok(_) => return,
-                Err(StoreError::Backend(e)) if Instant::now() < give_up => {
+                Err(StoreError::Unavailable(e) | StoreError::Backend(e))
+                    if Instant::now() < give_up =>
+                {
                     tracing::warn!(run = %run_id, error = %e, "recording a run's end; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }

@@ -131,7 +131,7 @@ async fn an_unreachable_store_says_where_without_the_password() {
     let Err(e) = sluice_server::store::open(url, Keyring::ephemeral()).await else {
         panic!("nothing listens on port 1");
     };
-    assert!(matches!(e, StoreError::Backend(_)), "{e}");
+    assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
     let shown = sluice_server::store::redacted(url);
     assert_eq!(shown, "postgres://sluice:***@127.0.0.1:1/sluice");
     assert!(!e.to_string().contains("hunter2"), "{e}");
@@ -151,7 +151,10 @@ async fn a_node_name_is_held_by_one_live_node_and_let_go_with_it() {
         Err(StoreError::NodeNameTaken(name)) => assert_eq!(name, "node-a"),
         other => panic!("expected the name taken, got {:?}", other.map(|_| ())),
     }
-    let _other = two.hold_node_name("node-b").await.expect("another name is free");
+    let _other = two
+        .hold_node_name("node-b")
+        .await
+        .expect("another name is free");
     drop(held);
     // Let go as the holding connection closes.
     let mut again = None;

@@ -27,7 +27,7 @@ impl Cluster {
         let out = tempfile::tempdir().unwrap();
         // 600 rows, one every 50 ms: a run that lasts half a minute unless stopped.
         let slow = format!(
-            "type = \"MTT\"\nallow_parallel = true\n[[sources]]\nname = \"ticks\"\nconnection = \"pg\"\nquery = \"SELECT g AS id, (SELECT 1 FROM pg_sleep(0.05 * sign(g))) AS paced FROM generate_series(1, 600) AS g\"\n[target]\nformat = \"csv\"\npath = \"{}/slow-${{n}}.csv\"\n",
+            "type = \"MTT\"\nallow_parallel = true\n[[tables]]\nname = \"ticks\"\nconnection = \"pg\"\nquery = \"SELECT g AS id, (SELECT 1 FROM pg_sleep(0.05 * sign(g))) AS paced FROM generate_series(1, 600) AS g\"\n[target]\nformat = \"csv\"\npath = \"{}/slow-${{n}}.csv\"\n",
             out.path().display()
         );
         let quick = format!(
@@ -204,4 +204,75 @@ async fn three_nodes_share_work_and_survive_losing_one() {
     assert!(!status.success());
     assert!(log.contains("another node named `node-a`"), "{log}");
     drop((a, b, c));
+}
+
+/// Starts `task` with parameter `n`, retrying while the store is down (503): answers the run once
+/// a node accepted it.
+async fn start_when_up(app: &TestApp, n: usize) -> RunView {
+    let body = StartRun {
+        task: "work/quick".into(),
+        parameters: BTreeMap::from([("n".to_string(), n.to_string())]),
+        callback_url: None,
+        external_id: None,
+        trigger: None,
+    };
+    eventually(secs(60), async || {
+        let resp = app
+            .http
+            .post(app.endpoint("/api/v1/runs"))
+            .bearer_auth(&app.token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        match resp.status().as_u16() {
+            201 => Ok(resp.json::<RunView>().await.unwrap()),
+            503 => Err("the store is down".to_string()),
+            other => panic!("a start answered {other}: {}", resp.text().await.unwrap()),
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_restart_mid_work_ends_no_node_and_loses_no_accepted_run() {
+    let Some(pg) = PrivatePg::start() else {
+        return;
+    };
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let url = pg.url();
+    let env = |name: &'static str| {
+        let mut env = cluster.env(name);
+        env.retain(|(k, _)| *k != "SLUICE_STORE" && *k != "SLUICE_WORKER__LEASE_SECS");
+        env.push(("SLUICE_STORE", url.as_str()));
+        env
+    };
+    let dir = |name: &str| cluster.dir(name);
+    let mut one = TestApp::spawn_with(cluster.defs.path(), Some(&dir("one")), &env("one")).await;
+    let mut two = TestApp::spawn_with(cluster.defs.path(), Some(&dir("two")), &env("two")).await;
+    let mut accepted = Vec::new();
+    for n in 0..8 {
+        accepted.push(start_when_up(if n % 2 == 0 { &one } else { &two }, n).await);
+    }
+    pg.stop();
+    // Down: each node says so (not ready, 503 to calls that need the store) and stays up.
+    for app in [&one, &two] {
+        app.anonymous().get("/readyz").expect_status(503).await;
+        app.runs().list("").expect_status(503).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pg.start_server();
+    for n in 8..16 {
+        accepted.push(start_when_up(if n % 2 == 0 { &two } else { &one }, n).await);
+    }
+    for run in &accepted {
+        let done = one.wait_end(run, 120).await;
+        assert_eq!(done.state, "completed", "{done:?}");
+    }
+    for app in [&mut one, &mut two] {
+        assert!(app.alive(), "a node ended with the database restart");
+        assert_eq!(ready(app).await.status, "ready");
+    }
 }

@@ -157,5 +157,6 @@ fn code(e: &ServiceError) -> &'static str {
         ServiceError::Forbidden(_) => "CMN_403",
         ServiceError::TooManyRequests { .. } => "CMN_429",
         ServiceError::Internal(_) => "CMN_500",
+        ServiceError::Unavailable(_) => "CMN_503",
     }
 }

@@ -131,7 +131,7 @@ pub(super) async fn create_run(
         if is_unique_violation(&e) {
             StoreError::ExternalIdTaken(run.external_id.clone().unwrap_or_default())
         } else {
-            StoreError::Backend(e)
+            StoreError::from(e)
         }
     })?;
     sqlx::query("UPDATE tasks SET next_run_number = next_run_number + 1 WHERE id = ?")

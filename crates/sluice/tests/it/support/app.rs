@@ -70,6 +70,13 @@ impl TestApp {
         }
     }
 
+    /// Whether the server process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
     /// SIGTERM, then wait for the process to exit.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().unwrap();
