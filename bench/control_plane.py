@@ -98,14 +98,16 @@ elapsed = time.perf_counter() - t0
 
 def ts(s):
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
-lat, states, per_node = [], {}, {}
+lat, held, states, per_node = [], [], {}, {}
 for rid in ids:
     r = call(urls[0], "GET", "/api/v1/runs/" + rid, None, token)
     states[r["state"]] = states.get(r["state"], 0) + 1
     per_node[r.get("node")] = per_node.get(r.get("node"), 0) + 1
     lat.append((ts(r["started_at"]) - ts(r["created_at"])).total_seconds() * 1000)
+    held.append((ts(r["ended_at"]) - ts(r["started_at"])).total_seconds() * 1000)
 lat.sort()
-pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))]
+held.sort()
+pct = lambda p, xs=lat: xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 for proc, _ in nodes:
     proc.terminate()
 for proc, _ in nodes:
@@ -115,4 +117,6 @@ if database:
 print(json.dumps({"runs": args.n, "store": args.store, "nodes": args.nodes, "client_threads": args.threads,
                   "rate": args.rate or None, "states": states, "per_node": per_node,
                   "submit_rps": round(args.n / t_submitted, 1), "end_to_end_rps": round(args.n / elapsed, 1),
-                  "accepted_to_running_ms": {"p50": round(pct(50), 2), "p99": round(pct(99), 2)}}, indent=2))
+                  "accepted_to_running_ms": {"p50": round(pct(50), 2), "p99": round(pct(99), 2)},
+                  "claimed_to_ended_ms": {"p50": round(pct(50, held), 2), "p99": round(pct(99, held), 2)}},
+                 indent=2))

@@ -4,7 +4,7 @@
 //! backend loads the row, asks here, and writes the answer in one transaction.
 
 use super::run::{RunEvent, StopMode, TransitionError, Trigger};
-use super::{Counters, NewRun, Run, RunState, Task};
+use super::{Counters, NewLogLine, NewRun, Run, RunState, Task};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use uuid::Uuid;
@@ -30,6 +30,9 @@ pub struct RunEnd {
     pub event: RunEvent,
     pub error: Option<String>,
     pub counters: Counters,
+    /// The run's last log lines, not written yet: they are written with the end, in the same
+    /// transaction (a short run's whole log is one write).
+    pub log: Vec<NewLogLine>,
 }
 
 /// A callback to queue with a run's end: the first attempt is due at once.

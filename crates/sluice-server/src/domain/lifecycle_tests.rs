@@ -146,6 +146,7 @@ fn finish_writes_the_outcome_counters_and_end_and_lets_the_lease_go() {
             source_rows_read: 10,
             ..Counters::default()
         },
+        log: Vec::new(),
     };
     let change = finish(&run, "n1", report, now).unwrap();
     let r = &change.run;
@@ -168,6 +169,7 @@ fn only_the_holder_may_begin_or_finish() {
         event: RunEvent::Fail,
         error: None,
         counters: Counters::default(),
+        log: Vec::new(),
     };
     assert!(matches!(
         finish(&run, "n2", report, now),

@@ -19,8 +19,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
-/// How often buffered log lines are written.
+/// How long a log line waits to be written with the lines after it.
 const LOG_FLUSH: Duration = Duration::from_millis(200);
+/// Lines written at once at most.
+const LOG_BATCH: usize = 1000;
 
 impl Worker {
     /// Runs a claimed run holding `slot` (one of the node's `concurrency`).
@@ -51,11 +53,19 @@ impl Worker {
 
         drop(log);
         log_done.cancel();
-        let _ = drain.await;
+        let tail = drain.await.unwrap_or_default();
         h.running.lock().expect("not poisoned").remove(&run_id);
-        if let Some(end) = end {
-            super::run_files::keep_rejects(self.store.as_ref(), &self.data_dir, run_id).await;
-            self.record_end(run_id, end).await;
+        match end {
+            Some(mut end) => {
+                super::run_files::keep_rejects(self.store.as_ref(), &self.data_dir, run_id).await;
+                end.log = tail;
+                self.record_end(run_id, end).await;
+            }
+            None => {
+                if let Err(e) = self.store.append_log(run_id, &tail).await {
+                    tracing::warn!(run = %run_id, error = %e, "writing run log failed");
+                }
+            }
         }
         self.events.run_ended(run_id);
     }
@@ -79,6 +89,9 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(run = %run_id, error = %e, "recording a run's end failed");
+                    // The end is not this node's to write any more; its last lines still tell
+                    // what happened here.
+                    let _ = self.store.append_log(run_id, &end.log).await;
                     return;
                 }
             }
@@ -101,6 +114,7 @@ impl Worker {
                 event: RunEvent::Fail,
                 error: Some(msg),
                 counters: counters.snapshot(),
+                log: Vec::new(),
             })
         };
         let task = match self.store.get_task(run.org_id, run.task_id).await {
@@ -238,6 +252,7 @@ impl Worker {
             event,
             error,
             counters: c,
+            log: Vec::new(),
         })
     }
 
@@ -428,27 +443,34 @@ async fn drain_log(
     run_id: uuid::Uuid,
     mut rx: mpsc::UnboundedReceiver<NewLogLine>,
     done: CancellationToken,
-) {
+) -> Vec<NewLogLine> {
     let mut buf = Vec::new();
+    // Lines wait up to LOG_FLUSH to be written together; what is left when the run ends is
+    // answered, to be written with the end.
+    let mut due: Option<tokio::time::Instant> = None;
     loop {
-        let finished = tokio::select! {
-            n = rx.recv_many(&mut buf, 1000) => n == 0,
-            _ = tokio::time::sleep(LOG_FLUSH) => false,
+        let flush = tokio::select! {
+            n = rx.recv_many(&mut buf, LOG_BATCH) => {
+                if n == 0 {
+                    return buf;
+                }
+                due.get_or_insert_with(|| tokio::time::Instant::now() + LOG_FLUSH);
+                buf.len() >= LOG_BATCH
+            }
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => true,
             _ = done.cancelled() => {
                 while let Ok(line) = rx.try_recv() {
                     buf.push(line);
                 }
-                true
+                return buf;
             }
         };
-        if !buf.is_empty() {
+        if flush {
             if let Err(e) = store.append_log(run_id, &buf).await {
                 tracing::warn!(run = %run_id, error = %e, "writing run log failed");
             }
             buf.clear();
-        }
-        if finished {
-            return;
+            due = None;
         }
     }
 }

@@ -39,6 +39,41 @@ pub(super) async fn logs(store: &dyn Store, org: Uuid) {
         .request_stop(org, r.id, StopMode::Graceful, "cleanup", Utc::now())
         .await
         .unwrap();
+    lines_written_with_the_end(store, &t).await;
+}
+
+/// A run's last lines are written with its end, after the lines before them; a node that no
+/// longer holds the run writes neither.
+async fn lines_written_with_the_end(store: &dyn Store, t: &Task) {
+    let r = store.create_run(t, new_run("a"), Utc::now()).await.unwrap();
+    let claimed = store
+        .claim_run("n1", Duration::from_secs(30), Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, r.id);
+    let line = |msg: &str| NewLogLine {
+        at: Utc::now(),
+        level: LogLevel::Info,
+        message: msg.into(),
+    };
+    store.append_log(r.id, &[line("first")]).await.unwrap();
+    let with_lines = |lines: Vec<NewLogLine>| RunEnd {
+        log: lines,
+        ..end(RunEvent::Finish(crate::domain::Outcome::Completed))
+    };
+    let stranger = store
+        .finish_run(r.id, "n2", with_lines(vec![line("not mine")]), Utc::now())
+        .await;
+    assert!(matches!(stranger, Err(StoreError::NotHeld { .. })));
+    let lines = vec![line("second"), line("last")];
+    store
+        .finish_run(r.id, "n1", with_lines(lines), Utc::now())
+        .await
+        .unwrap();
+    let all = store.read_log(r.id, 0, LogLevel::Debug, 100).await.unwrap();
+    let said: Vec<(i64, &str)> = all.iter().map(|l| (l.seq, l.message.as_str())).collect();
+    assert_eq!(said, vec![(1, "first"), (2, "second"), (3, "last")]);
 }
 
 /// Files a run leaves: chunks kept in order, replaced by number, listed by name.

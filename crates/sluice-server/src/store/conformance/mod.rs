@@ -168,5 +168,6 @@ fn end(event: RunEvent) -> RunEnd {
             source_rows_failed: 1,
             ..Default::default()
         },
+        log: Vec::new(),
     }
 }

@@ -163,6 +163,7 @@ pub(super) async fn run_lifecycle(store: &dyn Store, org: Uuid) {
                 event: RunEvent::Fail,
                 error: Some("boom".into()),
                 counters: Counters::default(),
+                log: Vec::new(),
             },
             Utc::now(),
         )

@@ -55,6 +55,9 @@ impl PgStore {
             // A node that cannot reach the database fails its calls in bounded time (503s, a
             // worker that retries) instead of queueing them forever.
             .acquire_timeout(std::time::Duration::from_secs(5))
+            // No ping before each use (a round trip per query): a connection the database
+            // dropped fails its next query as unreachable (a 503, a retry) and is replaced.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;

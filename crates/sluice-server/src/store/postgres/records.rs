@@ -8,39 +8,47 @@ pub(super) async fn append_log(s: &PgStore, run_id: Uuid, lines: &[NewLogLine]) 
         return Ok(());
     }
     let mut tx = s.pool.begin().await?;
-    let out: Result<()> = async {
-        // Several writers may log to one run at once (its worker, a notifier, a stop): a lock per
-        // run keeps their numbering gapless without locking the run's row.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        let last: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(seq), 0)::bigint FROM run_logs WHERE run_id = $1",
-        )
-        .bind(run_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let seqs: Vec<i64> = (1..=lines.len() as i64).map(|i| last + i).collect();
-        let ats: Vec<DateTime<Utc>> = lines.iter().map(|l| l.at).collect();
-        let levels: Vec<i64> = lines.iter().map(|l| l.level as i64).collect();
-        let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
-        // One statement for the whole batch, however many lines it has.
-        sqlx::query(
-            "INSERT INTO run_logs (run_id, seq, at, level, message)
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::timestamptz[], $4::bigint[], $5::text[])",
-        )
-        .bind(run_id)
-        .bind(&seqs)
-        .bind(&ats)
-        .bind(&levels)
-        .bind(&messages)
-        .execute(&mut *tx)
-        .await?;
-        Ok(())
-    }
-    .await;
+    let out = append_in(&mut tx, run_id, lines).await;
     settle(tx, out).await
+}
+
+/// Appends lines to a run's log inside `tx`, numbering them after the last.
+pub(super) async fn append_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    run_id: Uuid,
+    lines: &[NewLogLine],
+) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    // Several writers may log to one run at once (its worker, a notifier, a stop): a lock per
+    // run keeps their numbering gapless without locking the run's row.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
+        .bind(run_id)
+        .execute(&mut **tx)
+        .await?;
+    let last: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0)::bigint FROM run_logs WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let seqs: Vec<i64> = (1..=lines.len() as i64).map(|i| last + i).collect();
+    let ats: Vec<DateTime<Utc>> = lines.iter().map(|l| l.at).collect();
+    let levels: Vec<i64> = lines.iter().map(|l| l.level as i64).collect();
+    let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+    // One statement for the whole batch, however many lines it has.
+    sqlx::query(
+        "INSERT INTO run_logs (run_id, seq, at, level, message)
+         SELECT $1, * FROM UNNEST($2::bigint[], $3::timestamptz[], $4::bigint[], $5::text[])",
+    )
+    .bind(run_id)
+    .bind(&seqs)
+    .bind(&ats)
+    .bind(&levels)
+    .bind(&messages)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn read_log(

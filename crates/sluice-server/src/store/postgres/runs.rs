@@ -319,13 +319,15 @@ pub(super) async fn finish_run(
     s: &PgStore,
     id: Uuid,
     node: &str,
-    end: RunEnd,
+    mut end: RunEnd,
     now: DateTime<Utc>,
 ) -> Result<Run> {
+    let lines = std::mem::take(&mut end.log);
     let mut tx = s.pool.begin().await?;
     let out: Result<Run> = async {
         let change = lifecycle::finish(&locked_run(&mut tx, id).await?, node, end, now)?;
         write_change(&mut tx, &change).await?;
+        records::append_in(&mut tx, id, &lines).await?;
         wake::notify(s, &mut tx, &wake::ended(&[id])).await?;
         Ok(change.run)
     }

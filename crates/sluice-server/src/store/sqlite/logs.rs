@@ -3,16 +3,31 @@
 use super::cells::micros;
 use super::*;
 use crate::store::rows;
+use sqlx::{Sqlite, Transaction};
 
 pub(super) async fn append_log(s: &SqliteStore, run_id: Uuid, lines: &[NewLogLine]) -> Result<()> {
     if lines.is_empty() {
         return Ok(());
     }
     let mut tx = s.write.begin().await?;
+    append_in(&mut tx, run_id, lines).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Appends lines to a run's log inside `tx`, numbering them after the last.
+pub(super) async fn append_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    run_id: Uuid,
+    lines: &[NewLogLine],
+) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
     let last: i64 =
         sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM run_logs WHERE run_id = ?")
             .bind(run_id.to_string())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
     for (i, line) in lines.iter().enumerate() {
         sqlx::query(
@@ -23,10 +38,9 @@ pub(super) async fn append_log(s: &SqliteStore, run_id: Uuid, lines: &[NewLogLin
         .bind(micros(line.at))
         .bind(line.level as i64)
         .bind(&line.message)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

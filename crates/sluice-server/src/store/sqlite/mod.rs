@@ -45,13 +45,17 @@ impl SqliteStore {
             // Freed pages and cells are zeroed, so a secret sealed again (or a deleted row)
             // leaves no plain copy in the file.
             .pragma("secure_delete", "ON");
+        // A file's connections do not go stale: no ping (a round trip to the connection's
+        // thread) before each use.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
         let store = SqliteStore {

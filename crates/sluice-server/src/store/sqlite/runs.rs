@@ -314,12 +314,14 @@ pub(super) async fn finish_run(
     s: &SqliteStore,
     id: Uuid,
     node: &str,
-    end: RunEnd,
+    mut end: RunEnd,
     now: DateTime<Utc>,
 ) -> Result<Run> {
+    let lines = std::mem::take(&mut end.log);
     let mut tx = s.write.begin().await?;
     let change = lifecycle::finish(&run_in(&mut tx, id).await?, node, end, now)?;
     write_change(&mut tx, &change).await?;
+    super::logs::append_in(&mut tx, id, &lines).await?;
     tx.commit().await?;
     Ok(change.run)
 }
