@@ -280,7 +280,9 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             concurrency: 4,
-            lease_secs: 30,
+            // A lost node's runs end within lease_secs + lease_secs / 2 (the sweep's period):
+            // 30 s. The lease outlives twenty missed heartbeats.
+            lease_secs: 20,
             heartbeat_ms: 1000,
             poll_ms: 1000,
             shutdown_grace_secs: 20,

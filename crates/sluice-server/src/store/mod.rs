@@ -382,14 +382,24 @@ pub trait Store: Send + Sync + 'static {
     async fn get_run_by_external_id(&self, org_id: Uuid, external_id: &str) -> Result<Option<Run>>;
     async fn get_run_by_number(&self, task_id: Uuid, run_number: i64) -> Result<Option<Run>>;
     async fn list_runs(&self, org_id: Uuid, filter: &RunFilter) -> Result<Vec<Run>>;
-    /// Atomically moves the oldest queued run to `starting`, held by `node` for `lease` from
-    /// `now` (the caller's clock, so tests can move it).
+    /// Atomically moves up to `limit` of the oldest queued runs to `starting`, held by `node` for
+    /// `lease` from `now` (the caller's clock, so tests can move it), in one write; oldest first.
+    async fn claim_runs(
+        &self,
+        node: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Run>>;
+    /// Claims the oldest queued run, if any ([`Store::claim_runs`] with a limit of one).
     async fn claim_run(
         &self,
         node: &str,
         lease: Duration,
         now: DateTime<Utc>,
-    ) -> Result<Option<Run>>;
+    ) -> Result<Option<Run>> {
+        Ok(self.claim_runs(node, lease, now, 1).await?.pop())
+    }
     /// `starting` to `running`.
     async fn begin_run(&self, id: Uuid, node: &str) -> Result<Run>;
     /// Renews the lease (to `now` + `lease`) and saves the counters so far.

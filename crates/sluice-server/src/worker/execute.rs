@@ -19,6 +19,29 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
+/// Retries a store call while the store is unreachable (a database restart), for at most `limit`
+/// (a run's lease: past it, another node resolves the run anyway); any other answer is final.
+pub(super) async fn patiently<T, F, Fut>(
+    limit: Duration,
+    what: &str,
+    mut call: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let give_up = Instant::now() + limit;
+    loop {
+        match call().await {
+            Err(StoreError::Unavailable(e)) if Instant::now() < give_up => {
+                tracing::warn!(error = %e, "{what}: the store is unreachable; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// How long a log line waits to be written with the lines after it.
 const LOG_FLUSH: Duration = Duration::from_millis(200);
 /// Lines written at once at most.
@@ -73,28 +96,16 @@ impl Worker {
     /// Writes the run's end, retrying while the store is unreachable (a database restart) for as
     /// long as the lease would have lasted: past that, another node resolves the run as lost.
     async fn record_end(&self, run_id: uuid::Uuid, end: RunEnd) {
-        let give_up = Instant::now() + self.config.lease();
-        loop {
-            match self
-                .store
+        let ended = patiently(self.config.lease(), "recording a run's end", || {
+            self.store
                 .finish_run(run_id, &self.node, end.clone(), Utc::now())
-                .await
-            {
-                Ok(_) => return,
-                Err(StoreError::Unavailable(e) | StoreError::Backend(e))
-                    if Instant::now() < give_up =>
-                {
-                    tracing::warn!(run = %run_id, error = %e, "recording a run's end; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                Err(e) => {
-                    tracing::error!(run = %run_id, error = %e, "recording a run's end failed");
-                    // The end is not this node's to write any more; its last lines still tell
-                    // what happened here.
-                    let _ = self.store.append_log(run_id, &end.log).await;
-                    return;
-                }
-            }
+        })
+        .await;
+        if let Err(e) = ended {
+            tracing::error!(run = %run_id, error = %e, "recording a run's end failed");
+            // The end is not this node's to write any more; its last lines still tell what
+            // happened here.
+            let _ = self.store.append_log(run_id, &end.log).await;
         }
     }
 
@@ -117,7 +128,11 @@ impl Worker {
                 log: Vec::new(),
             })
         };
-        let task = match self.store.get_task(run.org_id, run.task_id).await {
+        let lease = self.config.lease();
+        let task = patiently(lease, "loading a run's task", || {
+            self.store.get_task(run.org_id, run.task_id)
+        });
+        let task = match task.await {
             Ok(Some(t)) => t,
             Ok(None) => {
                 return fail(
@@ -137,7 +152,11 @@ impl Worker {
                 return fail(msg, &counters);
             }
         };
-        match self.store.begin_run(run.id, &self.node).await {
+        match patiently(lease, "beginning a run", || {
+            self.store.begin_run(run.id, &self.node)
+        })
+        .await
+        {
             Ok(r) => {
                 if let Some(mode) = r.stop_mode {
                     apply_stop(&signal, mode);
@@ -324,9 +343,8 @@ impl Worker {
         for (k, v) in builtins {
             params.insert(k.into(), v);
         }
-        let org_name = self
-            .store
-            .list_orgs()
+        let lease = self.config.lease();
+        let org_name = patiently(lease, "loading orgs", || self.store.list_orgs())
             .await
             .map_err(|e| format!("Loading the org failed: {e}"))?
             .into_iter()
@@ -334,11 +352,11 @@ impl Worker {
             .map(|o| o.name)
             .unwrap_or_default();
         let grants = self.grants.get(&org_name).cloned().unwrap_or_default();
-        let conns = self
-            .store
-            .list_connections(run.org_id)
-            .await
-            .map_err(|e| format!("Loading connections failed: {e}"))?;
+        let conns = patiently(lease, "loading connections", || {
+            self.store.list_connections(run.org_id)
+        })
+        .await
+        .map_err(|e| format!("Loading connections failed: {e}"))?;
         let file_roots = file_roots(&conns, &area, &grants, &log);
         if confined {
             // Whatever the run says, it says of paths relative to the roots it was given.

@@ -117,32 +117,40 @@ impl Worker {
     async fn claim_loop(self: Arc<Self>, h: WorkerHandle) {
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         loop {
-            let permit = tokio::select! {
+            let first = tokio::select! {
                 p = slots.clone().acquire_owned() => p.expect("never closed"),
                 _ = h.shutdown.cancelled() => return,
             };
+            // Every slot free now is filled by one claim (one write, however many runs).
+            let mut permits = vec![first];
+            while let Ok(p) = slots.clone().try_acquire_owned() {
+                permits.push(p);
+            }
             match self
                 .store
-                .claim_run(&self.node, self.config.lease(), Utc::now())
+                .claim_runs(&self.node, self.config.lease(), Utc::now(), permits.len())
                 .await
             {
-                Ok(Some(run)) => {
-                    let (w, h2) = (self.clone(), h.clone());
-                    h.tracker.spawn(async move {
-                        w.execute(run, &h2, permit).await;
-                    });
-                }
-                Ok(None) => {
-                    drop(permit);
+                Ok(runs) if runs.is_empty() => {
+                    drop(permits);
                     tokio::select! {
                         _ = self.events.queued_run() => {}
                         _ = tokio::time::sleep(self.config.poll()) => {}
                         _ = h.shutdown.cancelled() => return,
                     }
                 }
+                Ok(runs) => {
+                    // Slots left over (fewer runs were queued) go back as the permits drop.
+                    for (run, permit) in runs.into_iter().zip(permits) {
+                        let (w, h2) = (self.clone(), h.clone());
+                        h.tracker.spawn(async move {
+                            w.execute(run, &h2, permit).await;
+                        });
+                    }
+                }
                 Err(e) => {
-                    drop(permit);
-                    tracing::error!(error = %e, "claiming a run failed; retrying");
+                    drop(permits);
+                    tracing::error!(error = %e, "claiming runs failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = h.shutdown.cancelled() => return,

@@ -276,3 +276,23 @@ async fn a_database_restart_mid_work_ends_no_node_and_loses_no_accepted_run() {
         assert_eq!(ready(app).await.status, "ready");
     }
 }
+
+#[tokio::test]
+async fn a_node_whose_store_is_unreachable_refuses_to_start_naming_it_without_the_password() {
+    let defs = defs_dir(&[]);
+    let data = tempfile::tempdir().unwrap();
+    let env = [
+        (
+            "SLUICE_STORE",
+            "postgres://sluice:hunter2@127.0.0.1:1/sluice",
+        ),
+        ("SLUICE_SECRET_KEY", SECRET_KEY),
+    ];
+    let (status, log) = refused_start(defs.path(), data.path(), &env);
+    assert!(!status.success());
+    assert!(
+        log.contains("postgres://sluice:***@127.0.0.1:1/sluice"),
+        "{log}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
+}

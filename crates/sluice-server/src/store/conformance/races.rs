@@ -7,9 +7,47 @@ use futures::future::join_all;
 use std::collections::HashSet;
 
 pub(super) async fn races(store: &dyn Store, org: Uuid) {
+    batch_claims_take_the_oldest(store, org).await;
     claims_are_exclusive(store, org).await;
     single_run_tasks_start_once(store, org).await;
     external_ids_start_once(store, org).await;
+}
+
+/// One claim fills several free slots: the oldest queued runs, oldest first, each once.
+async fn batch_claims_take_the_oldest(store: &dyn Store, org: Uuid) {
+    let t = sample_task(org, "race", "batch", true);
+    store.create_task(&t).await.unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..5 {
+        let r = store
+            .create_run(&t, new_run("b"), Utc::now())
+            .await
+            .unwrap();
+        queued.push(r.id);
+    }
+    let lease = Duration::from_secs(60);
+    let first = store
+        .claim_runs("batcher", lease, Utc::now(), 3)
+        .await
+        .unwrap();
+    assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), queued[..3]);
+    assert!(first.iter().all(|r| r.state == RunState::Starting));
+    let rest = store
+        .claim_runs("batcher", lease, Utc::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|r| r.id).collect::<Vec<_>>(), queued[3..]);
+    assert!(
+        store
+            .claim_runs("batcher", lease, Utc::now(), 4)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .resolve_lost_runs(Utc::now(), Some("batcher"), "batch over")
+        .await
+        .unwrap();
 }
 
 async fn claims_are_exclusive(store: &dyn Store, org: Uuid) {
@@ -29,9 +67,20 @@ async fn claims_are_exclusive(store: &dyn Store, org: Uuid) {
         let node = format!("claimer-{i}");
         let mut mine = Vec::new();
         let lease = Duration::from_secs(60);
-        while let Some(run) = store.claim_run(&node, lease, Utc::now()).await.unwrap() {
-            assert_eq!(run.lease_owner.as_deref(), Some(node.as_str()));
-            mine.push(run.id);
+        // Half the claimers take one run at a time, half three at once.
+        let batch = if i % 2 == 0 { 1 } else { 3 };
+        loop {
+            let runs = store
+                .claim_runs(&node, lease, Utc::now(), batch)
+                .await
+                .unwrap();
+            if runs.is_empty() {
+                break;
+            }
+            for run in runs {
+                assert_eq!(run.lease_owner.as_deref(), Some(node.as_str()));
+                mine.push(run.id);
+            }
         }
         mine
     });

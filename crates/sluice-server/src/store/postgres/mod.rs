@@ -55,9 +55,8 @@ impl PgStore {
             // A node that cannot reach the database fails its calls in bounded time (503s, a
             // worker that retries) instead of queueing them forever.
             .acquire_timeout(std::time::Duration::from_secs(5))
-            // No ping before each use (a round trip per query): a connection the database
-            // dropped fails its next query as unreachable (a 503, a retry) and is replaced.
-            .test_before_acquire(false)
+            // Each connection is pinged before use (the default): after a database restart,
+            // a connection it dropped is replaced instead of failing its caller's query.
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
@@ -262,13 +261,14 @@ impl Store for PgStore {
         runs::list_runs(self, org_id, f).await
     }
 
-    async fn claim_run(
+    async fn claim_runs(
         &self,
         node: &str,
         lease: Duration,
         now: DateTime<Utc>,
-    ) -> Result<Option<Run>> {
-        runs::claim_run(self, node, lease, now).await
+        limit: usize,
+    ) -> Result<Vec<Run>> {
+        runs::claim_runs(self, node, lease, now, limit).await
     }
 
     async fn begin_run(&self, id: Uuid, node: &str) -> Result<Run> {

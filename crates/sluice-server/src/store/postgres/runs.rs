@@ -75,10 +75,12 @@ pub(super) async fn create_run(
 ) -> Result<Run> {
     let mut tx = s.pool.begin().await?;
     let out: Result<Run> = async {
-        // The task's row lock serialises starts of one task across nodes: numbering, and the
-        // one-active-run rule of tasks that may not run in parallel.
+        // Numbers the run and moves the task's counter in one statement. Its row lock
+        // serialises starts of one task across nodes: numbering, and the one-active-run rule of
+        // tasks that may not run in parallel; a refused start rolls the counter back.
         let row = sqlx::query(
-            "SELECT next_run_number, allow_parallel FROM tasks WHERE id = $1 FOR UPDATE",
+            "UPDATE tasks SET next_run_number = next_run_number + 1 WHERE id = $1
+             RETURNING next_run_number - 1 AS next_run_number, allow_parallel",
         )
         .bind(task.id)
         .fetch_optional(&mut *tx)
@@ -126,10 +128,6 @@ pub(super) async fn create_run(
                 StoreError::from(e)
             }
         })?;
-        sqlx::query("UPDATE tasks SET next_run_number = next_run_number + 1 WHERE id = $1")
-            .bind(task.id)
-            .execute(&mut *tx)
-            .await?;
         wake::notify(s, &mut tx, "queued").await?;
         Ok(run)
     }
@@ -212,28 +210,33 @@ pub(super) async fn list_runs(s: &PgStore, org_id: Uuid, f: &RunFilter) -> Resul
     .collect()
 }
 
-pub(super) async fn claim_run(
+pub(super) async fn claim_runs(
     s: &PgStore,
     node: &str,
     lease: Duration,
     now: DateTime<Utc>,
-) -> Result<Option<Run>> {
+    limit: usize,
+) -> Result<Vec<Run>> {
     let claim = lifecycle::claim(node, lease, now);
-    sqlx::query(
+    let mut runs = sqlx::query(
         "UPDATE runs SET state = $1, lease_owner = $2, node = $2, lease_expires_at = $3,
             started_at = $4
-         WHERE id = (SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1
-                     FOR UPDATE SKIP LOCKED)
+         WHERE id IN (SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT $5
+                      FOR UPDATE SKIP LOCKED)
          RETURNING *",
     )
     .bind(claim.state.as_str())
     .bind(&claim.lease_owner)
     .bind(claim.lease_expires_at)
     .bind(claim.started_at)
-    .fetch_optional(&s.pool)
+    .bind(limit.max(1) as i64)
+    .fetch_all(&s.pool)
     .await?
-    .map(|r| rows::run(&r))
-    .transpose()
+    .iter()
+    .map(rows::run)
+    .collect::<Result<Vec<Run>>>()?;
+    runs.sort_by_key(|r| r.id);
+    Ok(runs)
 }
 
 pub(super) async fn begin_run(s: &PgStore, id: Uuid, node: &str) -> Result<Run> {

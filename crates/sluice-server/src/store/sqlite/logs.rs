@@ -5,6 +5,9 @@ use super::*;
 use crate::store::rows;
 use sqlx::{Sqlite, Transaction};
 
+/// Log lines one INSERT writes at most (5 bound values each, far below SQLite's limit).
+const LINES_PER_INSERT: usize = 500;
+
 pub(super) async fn append_log(s: &SqliteStore, run_id: Uuid, lines: &[NewLogLine]) -> Result<()> {
     if lines.is_empty() {
         return Ok(());
@@ -29,17 +32,22 @@ pub(super) async fn append_in(
             .bind(run_id.to_string())
             .fetch_one(&mut **tx)
             .await?;
-    for (i, line) in lines.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO run_logs (run_id, seq, at, level, message) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(run_id.to_string())
-        .bind(last + 1 + i as i64)
-        .bind(micros(line.at))
-        .bind(line.level as i64)
-        .bind(&line.message)
-        .execute(&mut **tx)
-        .await?;
+    // One statement per batch of lines (each statement is a round trip to the connection's
+    // thread), within SQLite's limit on bound values.
+    for (n, batch) in lines.chunks(LINES_PER_INSERT).enumerate() {
+        let rows = vec!["(?, ?, ?, ?, ?)"; batch.len()].join(", ");
+        let sql = format!("INSERT INTO run_logs (run_id, seq, at, level, message) VALUES {rows}");
+        let mut q = sqlx::query(&sql);
+        let first = last + 1 + (n * LINES_PER_INSERT) as i64;
+        for (i, line) in batch.iter().enumerate() {
+            q = q
+                .bind(run_id.to_string())
+                .bind(first + i as i64)
+                .bind(micros(line.at))
+                .bind(line.level as i64)
+                .bind(&line.message);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -249,13 +249,14 @@ impl Store for SqliteStore {
         runs::list_runs(self, org_id, f).await
     }
 
-    async fn claim_run(
+    async fn claim_runs(
         &self,
         node: &str,
         lease: Duration,
         now: DateTime<Utc>,
-    ) -> Result<Option<Run>> {
-        runs::claim_run(self, node, lease, now).await
+        limit: usize,
+    ) -> Result<Vec<Run>> {
+        runs::claim_runs(self, node, lease, now, limit).await
     }
 
     async fn begin_run(&self, id: Uuid, node: &str) -> Result<Run> {

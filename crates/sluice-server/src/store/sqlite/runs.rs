@@ -87,11 +87,16 @@ pub(super) async fn create_run(
     now: DateTime<Utc>,
 ) -> Result<Run> {
     let mut tx = s.write.begin().await?;
-    let row = sqlx::query("SELECT next_run_number, allow_parallel FROM tasks WHERE id = ?")
-        .bind(task.id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("task {}", task.id)))?;
+    // Numbers the run and moves the task's counter in one statement; a refused start rolls
+    // the counter back with the transaction.
+    let row = sqlx::query(
+        "UPDATE tasks SET next_run_number = next_run_number + 1 WHERE id = ?
+         RETURNING next_run_number - 1 AS next_run_number, allow_parallel",
+    )
+    .bind(task.id.to_string())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("task {}", task.id)))?;
     let run_number: i64 = row.try_get("next_run_number")?;
     // The stored flag, not the caller's copy: the task may have changed since it was read.
     let stored = Task {
@@ -134,10 +139,6 @@ pub(super) async fn create_run(
             StoreError::from(e)
         }
     })?;
-    sqlx::query("UPDATE tasks SET next_run_number = next_run_number + 1 WHERE id = ?")
-        .bind(task.id.to_string())
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     Ok(run)
 }
@@ -217,27 +218,32 @@ pub(super) async fn list_runs(s: &SqliteStore, org_id: Uuid, f: &RunFilter) -> R
         .collect()
 }
 
-pub(super) async fn claim_run(
+pub(super) async fn claim_runs(
     s: &SqliteStore,
     node: &str,
     lease: Duration,
     now: DateTime<Utc>,
-) -> Result<Option<Run>> {
+    limit: usize,
+) -> Result<Vec<Run>> {
     let claim = lifecycle::claim(node, lease, now);
-    sqlx::query(
+    let mut runs = sqlx::query(
         "UPDATE runs SET state = ?1, lease_owner = ?2, node = ?2, lease_expires_at = ?3,
             started_at = ?4
-         WHERE id = (SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1)
+         WHERE id IN (SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT ?5)
          RETURNING *",
     )
     .bind(claim.state.as_str())
     .bind(&claim.lease_owner)
     .bind(micros(claim.lease_expires_at))
     .bind(micros(claim.started_at))
-    .fetch_optional(&s.write)
+    .bind(limit.max(1) as i64)
+    .fetch_all(&s.write)
     .await?
-    .map(|r| rows::run(&r))
-    .transpose()
+    .iter()
+    .map(rows::run)
+    .collect::<Result<Vec<Run>>>()?;
+    runs.sort_by_key(|r| r.id);
+    Ok(runs)
 }
 
 pub(super) async fn begin_run(s: &SqliteStore, id: Uuid, node: &str) -> Result<Run> {
