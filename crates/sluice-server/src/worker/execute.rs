@@ -1,8 +1,7 @@
 //! Executing one claimed run: prepare its context, begin it, keep its lease alive, drain its log,
 //! run the engine, and record how it ended.
 
-use super::{Worker, WorkerHandle};
-use crate::domain::NewLogLine;
+use super::{Worker, WorkerHandle, patiently};
 use crate::domain::Origin;
 use crate::domain::identity::org_area;
 use crate::domain::lifecycle::RunEnd;
@@ -10,42 +9,13 @@ use crate::domain::org_grants::OrgGrants;
 use crate::domain::runtime_env::is_plain_relative;
 use crate::domain::{LogLevel, Outcome, Run, RunEvent, StopMode, Task, TaskType};
 use crate::engine::{self, EngineError, LiveCounters, RunContext, RunLog, StopSignal};
-use crate::store::StoreError;
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
-
-/// Retries a store call while the store is unreachable (a database restart), for at most `limit`
-/// (a run's lease: past it, another node resolves the run anyway); any other answer is final.
-pub(super) async fn patiently<T, F, Fut>(
-    limit: Duration,
-    what: &str,
-    mut call: F,
-) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, StoreError>>,
-{
-    let give_up = Instant::now() + limit;
-    loop {
-        match call().await {
-            Err(StoreError::Unavailable(e)) if Instant::now() < give_up => {
-                tracing::warn!(error = %e, "{what}: the store is unreachable; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// How long a log line waits to be written with the lines after it.
-const LOG_FLUSH: Duration = Duration::from_millis(200);
-/// Lines written at once at most.
-const LOG_BATCH: usize = 1000;
 
 impl Worker {
     /// Runs a claimed run holding `slot` (one of the node's `concurrency`).
@@ -58,7 +28,12 @@ impl Worker {
             .insert(run_id, signal.clone());
         let (log, rx) = RunLog::new();
         let log_done = CancellationToken::new();
-        let drain = tokio::spawn(drain_log(self.store.clone(), run_id, rx, log_done.clone()));
+        let drain = tokio::spawn(super::log_drain::drain_log(
+            self.store.clone(),
+            run_id,
+            rx,
+            log_done.clone(),
+        ));
         let counters = Arc::new(LiveCounters::default());
 
         let mut slot = Some(slot);
@@ -451,44 +426,6 @@ async fn heartbeat(
             }
             // A failed beat is retried at the next; the lease outlives several beats.
             Err(e) => tracing::warn!(run = %run_id, error = %e, "heartbeat failed"),
-        }
-    }
-}
-
-/// Writes log lines in batches until the run is over and the channel is drained.
-async fn drain_log(
-    store: Arc<dyn crate::store::Store>,
-    run_id: uuid::Uuid,
-    mut rx: mpsc::UnboundedReceiver<NewLogLine>,
-    done: CancellationToken,
-) -> Vec<NewLogLine> {
-    let mut buf = Vec::new();
-    // Lines wait up to LOG_FLUSH to be written together; what is left when the run ends is
-    // answered, to be written with the end.
-    let mut due: Option<tokio::time::Instant> = None;
-    loop {
-        let flush = tokio::select! {
-            n = rx.recv_many(&mut buf, LOG_BATCH) => {
-                if n == 0 {
-                    return buf;
-                }
-                due.get_or_insert_with(|| tokio::time::Instant::now() + LOG_FLUSH);
-                buf.len() >= LOG_BATCH
-            }
-            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => true,
-            _ = done.cancelled() => {
-                while let Ok(line) = rx.try_recv() {
-                    buf.push(line);
-                }
-                return buf;
-            }
-        };
-        if flush {
-            if let Err(e) = store.append_log(run_id, &buf).await {
-                tracing::warn!(run = %run_id, error = %e, "writing run log failed");
-            }
-            buf.clear();
-            due = None;
         }
     }
 }

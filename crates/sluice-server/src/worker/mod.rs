@@ -3,6 +3,7 @@
 
 mod execute;
 mod journal;
+mod log_drain;
 mod retention;
 mod run_files;
 mod taskflow;
@@ -14,12 +15,12 @@ use crate::domain::StopMode;
 use crate::domain::runtime_env::RuntimeEnvironment;
 use crate::engine::StopSignal;
 use crate::events::Events;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -224,6 +225,29 @@ impl WorkerHandle {
                 s.immediate.cancel();
             }
             let _ = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
+        }
+    }
+}
+
+/// Retries a store call while the store is unreachable (a database restart), for at most `limit`
+/// (a run's lease: past it, another node resolves the run anyway); any other answer is final.
+pub(crate) async fn patiently<T, F, Fut>(
+    limit: Duration,
+    what: &str,
+    mut call: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let give_up = Instant::now() + limit;
+    loop {
+        match call().await {
+            Err(StoreError::Unavailable(e)) if Instant::now() < give_up => {
+                tracing::warn!(error = %e, "{what}: the store is unreachable; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => return other,
         }
     }
 }

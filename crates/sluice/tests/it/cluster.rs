@@ -130,13 +130,7 @@ async fn three_nodes_share_work_and_survive_losing_one() {
         quick.push(start(&b, "work/quick", n, hook("quick")).await);
     }
 
-    // A stop through C reaches the run A holds.
-    let on_a = &held["node-a"];
-    c.runs().stop(on_a, Some("immediate")).expect(200).await;
-    let stopped = a.wait_end(on_a, 30).await;
-    assert_eq!(stopped.state, "stopped", "{stopped:?}");
-
-    // B dies mid-run.
+    // B dies mid-run, before any run has ended (so no callback can be in B's hands).
     let on_b = held["node-b"].clone();
     b.kill();
     let killed_at = Instant::now();
@@ -151,6 +145,12 @@ async fn three_nodes_share_work_and_survive_losing_one() {
         took <= Duration::from_secs(LEASE_SECS * 2 + 5),
         "resolved after {took:?}"
     );
+
+    // A stop through C reaches the run A holds; A's slot then takes queued work.
+    let on_a = &held["node-a"];
+    c.runs().stop(on_a, Some("immediate")).expect(200).await;
+    let stopped = a.wait_end(on_a, 30).await;
+    assert_eq!(stopped.state, "stopped", "{stopped:?}");
 
     // The queued work runs on the survivors, each run once.
     for run in &quick {

@@ -21,9 +21,7 @@ pub(super) async fn hold_node_name(s: &PgStore, node: &str) -> Result<NodeHold> 
         conn,
         stop.clone(),
     ));
-    Ok(NodeHold {
-        _release: Some(stop.drop_guard()),
-    })
+    Ok(NodeHold::releasing(stop.drop_guard()))
 }
 
 /// A connection holding the name's lock, or `None` when a live node holds it.
