@@ -140,3 +140,56 @@ async fn a_run_whose_work_fails_ends_failed_with_why_and_runs_stopped_while_queu
     let never = b.store.get_run(b.org, stopped).await.unwrap().unwrap();
     assert_eq!((never.state, never.started_at), (RunState::Stopped, None));
 }
+
+#[tokio::test]
+async fn reject_files_move_into_the_store_and_retention_takes_old_runs_with_theirs() {
+    let b = bench().await;
+    std::fs::write(b.dir.path().join("in.csv"), "name,age\nann,41\n").unwrap();
+    let task = mapping_task(&b, "kept", "SELECT name FROM people").await;
+    let run = queue(&b, &task, None).await;
+    let rejects = b.dir.path().join("rejects");
+    std::fs::create_dir_all(rejects.join(run.to_string())).unwrap();
+    std::fs::write(rejects.join(format!("{run}.jsonl")), "{\"reason\":\"a\"}\n").unwrap();
+    std::fs::write(
+        rejects.join(run.to_string()).join("t1.jsonl"),
+        "{\"reason\":\"b\"}\n",
+    )
+    .unwrap();
+
+    run_files::keep_rejects(b.store.as_ref(), b.dir.path(), run).await;
+    let kept = b.store.list_run_files(run).await.unwrap();
+    assert_eq!(
+        kept,
+        vec![
+            ("rejects.jsonl".to_string(), 1),
+            ("rejects/t1.jsonl".to_string(), 1)
+        ]
+    );
+    let chunk = b
+        .store
+        .read_run_file_chunk(run, "rejects/t1.jsonl", 0)
+        .await;
+    assert_eq!(chunk.unwrap().unwrap(), b"{\"reason\":\"b\"}\n");
+    assert!(
+        !rejects.join(format!("{run}.jsonl")).exists(),
+        "moved, not copied"
+    );
+    assert!(!rejects.join(run.to_string()).exists());
+
+    // Ended ten days ago: a retention of one day takes it, and what it left on this disk.
+    let long_ago = Utc::now() - chrono::Duration::days(10);
+    b.store
+        .request_stop(b.org, run, StopMode::Immediate, "test", long_ago)
+        .await
+        .unwrap();
+    std::fs::write(rejects.join(format!("{run}.jsonl")), "left over\n").unwrap();
+    let recent = queue(&b, &task, None).await;
+    retention::purge(&b.store, b.dir.path(), 1, &CancellationToken::new()).await;
+    assert!(b.store.get_run(b.org, run).await.unwrap().is_none());
+    assert!(b.store.list_run_files(run).await.unwrap().is_empty());
+    assert!(!rejects.join(format!("{run}.jsonl")).exists());
+    assert!(
+        b.store.get_run(b.org, recent).await.unwrap().is_some(),
+        "a queued run stays"
+    );
+}
