@@ -9,6 +9,7 @@ use crate::domain::org_grants::OrgGrants;
 use crate::domain::runtime_env::is_plain_relative;
 use crate::domain::{LogLevel, Outcome, Run, RunEvent, StopMode, Task, TaskType};
 use crate::engine::{self, EngineError, LiveCounters, RunContext, RunLog, StopSignal};
+use crate::store::StoreError;
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,18 +128,6 @@ impl Worker {
                 return fail(msg, &counters);
             }
         };
-        match patiently(lease, "beginning a run", || {
-            self.store.begin_run(run.id, &self.node)
-        })
-        .await
-        {
-            Ok(r) => {
-                if let Some(mode) = r.stop_mode {
-                    apply_stop(&signal, mode);
-                }
-            }
-            Err(e) => return fail(format!("Starting the run failed: {e}"), &counters),
-        }
         log.info(format!(
             "Run {} of {} `{}` started on node {} by {}",
             run.run_number,
@@ -146,6 +135,13 @@ impl Worker {
             task.path(),
             self.node,
             run.started_by
+        ));
+        let ended = CancellationToken::new();
+        tokio::spawn(begin_later(
+            self.clone_parts(),
+            run.id,
+            signal.clone(),
+            ended.clone(),
         ));
 
         let lost = CancellationToken::new();
@@ -166,6 +162,7 @@ impl Worker {
             let result = engine::run_task(&task, &ctx).await;
             self.then_chain(run, &task, &ctx, h, result).await
         };
+        ended.cancel();
         beat.abort();
         if lost.is_cancelled() {
             log.error("The lease on this run was lost; its result is not recorded here.");
@@ -380,6 +377,33 @@ impl Worker {
             lease: self.config.lease(),
             every: self.config.heartbeat(),
         }
+    }
+}
+
+/// How long a run goes on before its begin (`starting` to `running`) is written: a short run ends
+/// first and is spared that write (it may end straight from `starting`).
+const BEGIN_AFTER: Duration = Duration::from_millis(20);
+
+/// Writes the run's begin once it has gone on for [`BEGIN_AFTER`], unless it `ended` first; a
+/// stop asked for while it was starting is passed on.
+async fn begin_later(b: Beat, run_id: uuid::Uuid, signal: StopSignal, ended: CancellationToken) {
+    tokio::select! {
+        _ = tokio::time::sleep(BEGIN_AFTER) => {}
+        _ = ended.cancelled() => return,
+    }
+    match patiently(b.lease, "beginning a run", || {
+        b.store.begin_run(run_id, &b.node)
+    })
+    .await
+    {
+        Ok(r) => {
+            if let Some(mode) = r.stop_mode {
+                apply_stop(&signal, mode);
+            }
+        }
+        // It ended (or was resolved elsewhere) while the begin was on its way: nothing to do.
+        Err(StoreError::Transition(_) | StoreError::NotHeld { .. }) => {}
+        Err(e) => tracing::warn!(run = %run_id, error = %e, "beginning a run failed"),
     }
 }
 
