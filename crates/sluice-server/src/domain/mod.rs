@@ -13,6 +13,7 @@ pub mod param_file;
 pub mod params;
 pub mod run;
 pub mod runtime_env;
+pub mod schedule;
 pub mod spark;
 pub mod task;
 pub mod taskflow;
