@@ -195,16 +195,28 @@ pub fn refused_start(
     env: &[(&str, &str)],
 ) -> (std::process::ExitStatus, String) {
     std::fs::create_dir_all(data_dir).unwrap();
-    let mut cmd = serve_command(defs, data_dir, env);
-    let out = cmd
+    let log_path = data_dir.join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = serve_command(defs, data_dir, env)
         .stdout(Stdio::null())
-        .output()
+        .stderr(log)
+        .spawn()
         .expect("the sluice binary runs");
-    let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
-    (
-        out.status,
-        format!("{log}{}", String::from_utf8_lossy(&out.stderr)),
-    )
+    let said = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    // A server that should have refused but serves would wait for ever: a minute is plenty.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server started instead of refusing:\n{}", said());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    (status, said())
 }
 
 fn serve_command(defs: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Command {
