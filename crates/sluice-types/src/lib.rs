@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+mod schedules;
+pub use schedules::*;
+
 /// Every error answer: a stable machine-readable `code` and a message for people.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
@@ -117,6 +120,18 @@ pub struct TaskView {
     /// The type-specific definition.
     #[schema(value_type = Object)]
     pub definition: serde_json::Value,
+    /// The schedules the task runs on.
+    #[serde(default)]
+    pub schedules: Vec<TaskScheduleView>,
+    /// refuse, queue, cancel_previous or skip.
+    #[serde(default)]
+    pub on_busy: String,
+    #[serde(default)]
+    pub retries: u32,
+    #[serde(default)]
+    pub retry_delay_secs: u64,
+    #[serde(default)]
+    pub retry_backoff: f64,
     /// `api`, or the definition file it was loaded from.
     pub origin: String,
     pub created_at: DateTime<Utc>,
@@ -153,6 +168,25 @@ pub struct TaskInput {
     pub parameters: BTreeMap<String, String>,
     #[schema(value_type = Object)]
     pub definition: serde_json::Value,
+    /// The schedules the task runs on: names, or `{schedule, parameters}`.
+    #[serde(default)]
+    pub schedules: Vec<TaskScheduleInput>,
+    /// A start while a run is active (tasks that may not run in parallel): `refuse` (default),
+    /// `queue`, `cancel_previous`, or `skip` (schedule fires skipped quietly).
+    #[serde(default)]
+    pub on_busy: Option<String>,
+    /// Retries of a failed run (default 0, at most 20).
+    #[serde(default)]
+    pub retries: Option<u32>,
+    #[serde(default)]
+    pub retry_delay_secs: Option<u64>,
+    /// Each retry's delay is the one before times this (1 to 10; default 1).
+    #[serde(default)]
+    pub retry_backoff: Option<f64>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 // --- connections ---------------------------------------------------------------------------------
@@ -290,6 +324,21 @@ pub struct RunView {
     /// The node that claimed (and runs or ran) it; null while queued.
     #[serde(default)]
     pub node: Option<String>,
+    /// The schedule whose fire made the run (trigger `schedule`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// When that fire was due (for a catch-up run, the latest missed fire it stands for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fire_at: Option<DateTime<Utc>>,
+    /// 1 for a first run; N for the (N − 1)th retry of a failed run.
+    #[serde(default = "one")]
+    pub attempt: u32,
+    /// The attempts the run may have in all (1 + the task's retries when it first ran).
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// The failed run this one retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<Uuid>,
     /// The run's parts (a replication's tables), in order; empty for runs without parts. Filled in
     /// answers about one run (read, start, stop, wait, the native callback body); run lists leave
     /// it empty to stay cheap.

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod blackouts;
 mod callbacks;
 mod client;
 mod connections;
@@ -15,6 +16,7 @@ mod openapi;
 mod openapi_policy;
 mod request_log;
 mod runs;
+mod schedules;
 pub mod starfish;
 mod surface;
 mod tasks;
@@ -130,6 +132,8 @@ pub fn router(app: App) -> Router {
         .merge(connections::routes())
         .merge(definitions::routes())
         .merge(runs::routes())
+        .merge(schedules::routes())
+        .merge(blackouts::routes())
         .merge(callbacks::routes())
         .merge(audit::routes())
         .merge(openapi::routes());

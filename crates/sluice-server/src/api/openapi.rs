@@ -1,7 +1,9 @@
 //! The OpenAPI document of the native API, generated from the handlers' annotations.
 
 use super::openapi_policy::Policy;
-use super::{audit, auth, callbacks, connections, definitions, health, runs, tasks};
+use super::{
+    audit, auth, blackouts, callbacks, connections, definitions, health, runs, schedules, tasks,
+};
 use crate::service::App;
 use axum::{Json, Router, routing::get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -22,6 +24,10 @@ use utoipa::{Modify, OpenApi};
         definitions::apply, definitions::export,
         runs::start, runs::list, runs::read, runs::stop, runs::log, runs::rejects, runs::wait,
         callbacks::list, callbacks::resend,
+        schedules::list, schedules::create, schedules::read, schedules::update,
+        schedules::remove, schedules::pause, schedules::resume, schedules::next,
+        schedules::backfill,
+        blackouts::list, blackouts::put, blackouts::remove,
     ),
     modifiers(&BearerAuth, &Policy)
 )]

@@ -3,6 +3,7 @@
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Auth};
 use crate::domain::TaskType;
 use crate::domain::task::{self, DEFAULT_FOLDER};
+use crate::domain::task::{OnBusy, RetryPolicy, RunPolicy};
 use crate::service::App;
 use crate::service::definitions::{TaskSpec, check_definition, task_to_toml};
 use crate::service::views::task_view;
@@ -37,7 +38,30 @@ pub struct TaskQuery {
     pub task_type: Option<String>,
 }
 
+fn policy_from(input: &TaskInput) -> Result<RunPolicy, ApiError> {
+    let on_busy = match &input.on_busy {
+        None => OnBusy::default(),
+        Some(s) => s
+            .parse()
+            .map_err(|e: String| ApiError::invalid(format!("on_busy: {e}")))?,
+    };
+    let defaults = RetryPolicy::default();
+    let retry = RetryPolicy {
+        retries: input.retries.unwrap_or(defaults.retries),
+        delay_secs: input.retry_delay_secs.unwrap_or(defaults.delay_secs),
+        backoff: input.retry_backoff.unwrap_or(defaults.backoff),
+    };
+    retry.check().map_err(ApiError::invalid)?;
+    Ok(RunPolicy {
+        schedules: crate::service::schedules::bindings(input.schedules.clone())
+            .map_err(ApiError::invalid)?,
+        on_busy,
+        retry,
+    })
+}
+
 fn spec_from(input: TaskInput) -> Result<TaskSpec, ApiError> {
+    let policy = policy_from(&input)?;
     let folder = input.folder.unwrap_or_else(|| DEFAULT_FOLDER.into());
     task::validate_folder(&folder).map_err(|e| ApiError::invalid(format!("folder: {e}")))?;
     task::validate_name(&input.name).map_err(|e| ApiError::invalid(format!("name: {e}")))?;
@@ -54,6 +78,7 @@ fn spec_from(input: TaskInput) -> Result<TaskSpec, ApiError> {
         chain: input.chain,
         parameters: input.parameters,
         definition: input.definition,
+        policy,
     };
     let problems = check_definition(&spec);
     if !problems.is_empty() {

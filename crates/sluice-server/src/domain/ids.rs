@@ -63,6 +63,7 @@ pub enum ShortIdKind {
     Folder,
     Org,
     User,
+    Schedule,
 }
 
 impl ShortIdKind {
@@ -73,6 +74,7 @@ impl ShortIdKind {
             ShortIdKind::Folder => "F0",
             ShortIdKind::Org => "O0",
             ShortIdKind::User => "U0",
+            ShortIdKind::Schedule => "D0",
         }
     }
 }

@@ -4,7 +4,8 @@
 //! backend loads the row, asks here, and writes the answer in one transaction.
 
 use super::run::{RunEvent, StopMode, TransitionError, Trigger};
-use super::{Counters, NewLogLine, NewRun, Run, RunState, Task};
+use super::task::OnBusy;
+use super::{Counters, NewLogLine, NewRetry, NewRun, Run, RunState, Task};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use uuid::Uuid;
@@ -42,29 +43,56 @@ pub struct QueuedCallback {
     pub due: DateTime<Utc>,
 }
 
-/// A run as it must be written, and the callback to queue with it.
+/// A run as it must be written, the callback to queue with it, and the retry to queue instead
+/// of the callback when a failed run has attempts left.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub run: Run,
     pub callback: Option<QueuedCallback>,
+    pub retry: Option<NewRun>,
 }
 
-/// A new run of `task`, numbered `run_number`; refused while `active` (the number of an active
-/// run of the task) is some and the task may not run in parallel.
+/// A run asked for, and what its store must do with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub run: Run,
+    /// The task may not run in parallel: the run is claimed only when the task's runs before it
+    /// have ended (`on_busy = "queue"` keeps starts in order this way).
+    pub exclusive: bool,
+    /// The task's active runs are to be stopped now (`on_busy = "cancel_previous"`).
+    pub cancel_active: bool,
+}
+
+/// A new run of `task`, numbered `run_number`, while `active` (the number of an active run of
+/// the task, if any). A task that may not run in parallel and is busy answers by its `on_busy`
+/// policy: refused (`refuse`, `skip`), queued behind (`queue`), or queued with its active runs
+/// stopped (`cancel_previous`). A retry always waits its turn: refusing it would lose it.
 pub fn create(
     task: &Task,
     new: NewRun,
     run_number: i64,
     active: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<Run, Refusal> {
-    if let (false, Some(run_number)) = (task.allow_parallel, active) {
-        return Err(Refusal::TaskBusy {
-            task: task.path(),
-            run_number,
-        });
-    }
-    Ok(Run {
+) -> Result<Created, Refusal> {
+    let cancel_active = match (task.allow_parallel, active) {
+        (true, _) | (false, None) => false,
+        (false, Some(_)) if new.retry.is_some() => false,
+        (false, Some(run_number)) => match task.policy.on_busy {
+            OnBusy::Queue => false,
+            OnBusy::CancelPrevious => true,
+            OnBusy::Refuse | OnBusy::Skip => {
+                return Err(Refusal::TaskBusy {
+                    task: task.path(),
+                    run_number,
+                });
+            }
+        },
+    };
+    let (attempt, retry_of, retry, not_before) = match new.retry {
+        Some(r) => (r.attempt, Some(r.of), r.policy, Some(r.not_before)),
+        None => (1, None, task.policy.retry.clone(), None),
+    };
+    let run = Run {
         id: Uuid::now_v7(),
         org_id: task.org_id,
         task_id: task.id,
@@ -86,6 +114,16 @@ pub fn create(
         lease_owner: None,
         lease_expires_at: None,
         spark: None,
+        fire: new.fire,
+        attempt,
+        retry_of,
+        retry,
+        not_before,
+    };
+    Ok(Created {
+        run,
+        exclusive: !task.allow_parallel,
+        cancel_active,
     })
 }
 
@@ -144,6 +182,7 @@ pub fn request_stop(
     Ok(Change {
         run,
         callback: None,
+        retry: None,
     })
 }
 
@@ -193,16 +232,46 @@ fn held_by(run: &Run, node: &str) -> Result<(), Refusal> {
 }
 
 /// Every end: the time is written, the lease let go, and the callback (if the run has a URL)
-/// queued due at once, in the same write, so a crash loses neither.
+/// queued due at once, in the same write, so a crash loses neither. A failed run (not a stopped
+/// one) with attempts left queues its retry instead, in the same write; only the last attempt's
+/// end sends the callback.
 fn end(mut run: Run, now: DateTime<Utc>) -> Change {
     run.ended_at = Some(now);
     run.lease_owner = None;
     run.lease_expires_at = None;
+    if run.state == RunState::Failed && run.attempt < run.max_attempts() {
+        let next = run.attempt + 1;
+        let delay = run.retry.delay_before(next);
+        let retry = NewRun {
+            external_id: None,
+            trigger: Some(run.trigger),
+            started_by: run.started_by.clone(),
+            parameters: run.parameters.clone(),
+            callback_url: run.callback_url.clone(),
+            fire: run.fire.clone(),
+            retry: Some(NewRetry {
+                of: run.id,
+                attempt: next,
+                policy: run.retry.clone(),
+                not_before: now
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero()),
+            }),
+        };
+        return Change {
+            run,
+            callback: None,
+            retry: Some(retry),
+        };
+    }
     let callback = run
         .callback_url
         .clone()
         .map(|url| QueuedCallback { url, due: now });
-    Change { run, callback }
+    Change {
+        run,
+        callback,
+        retry: None,
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ fn task(allow_parallel: bool) -> Task {
         allow_parallel,
         chain: Vec::new(),
         parameters: Default::default(),
+        policy: Default::default(),
         definition: serde_json::Value::Null,
         origin: Origin::Api,
         created_at: now,
@@ -32,7 +33,9 @@ fn new_run(callback: Option<&str>) -> NewRun {
 /// A run of `task` in `state`, held by `node` when claimed.
 fn run_in(state: RunState, node: &str, callback: Option<&str>) -> Run {
     let now = Utc::now();
-    let mut run = create(&task(true), new_run(callback), 1, None, now).unwrap();
+    let mut run = create(&task(true), new_run(callback), 1, None, now)
+        .unwrap()
+        .run;
     if state != RunState::Queued {
         let c = claim(node, Duration::from_secs(30), now);
         run.state = c.state;
@@ -63,7 +66,9 @@ fn a_task_that_may_not_run_in_parallel_refuses_a_second_active_run() {
             run_number: 7
         }
     );
-    let run = create(&task(true), new_run(None), 8, Some(7), now).unwrap();
+    let run = create(&task(true), new_run(None), 8, Some(7), now)
+        .unwrap()
+        .run;
     assert_eq!(
         (run.state, run.run_number, run.trigger),
         (RunState::Queued, 8, Trigger::Api)

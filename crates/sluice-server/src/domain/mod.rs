@@ -2,8 +2,11 @@
 //! rules, no I/O; every other layer speaks in these terms.
 
 pub mod audit;
+pub mod blackout;
 pub mod code;
 pub mod connection;
+pub mod firing;
+pub mod frequency;
 pub mod identity;
 pub mod ids;
 pub mod lifecycle;
@@ -76,16 +79,46 @@ pub struct Run {
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// The Spark application of a `spark` code task, as last seen.
     pub spark: Option<spark::SparkProgress>,
+    /// The schedule fire that made the run.
+    pub fire: Option<schedule::Fire>,
+    /// 1 for a first run; N for the (N − 1)th retry of a run that failed.
+    pub attempt: u32,
+    /// The run this one retries.
+    pub retry_of: Option<Uuid>,
+    /// The task's retry policy when the first attempt was made: the attempts a failure may have.
+    pub retry: task::RetryPolicy,
+    /// A retry waits for its delay: it is not claimed before this.
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+impl Run {
+    /// How many attempts the run may have in all.
+    pub fn max_attempts(&self) -> u32 {
+        self.retry.retries.saturating_add(1)
+    }
 }
 
 /// What a caller asks for when starting a run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewRun {
     pub external_id: Option<String>,
     pub trigger: Option<Trigger>,
     pub started_by: String,
     pub parameters: BTreeMap<String, String>,
     pub callback_url: Option<String>,
+    /// The schedule fire making the run: at most one run of a task per fire.
+    pub fire: Option<schedule::Fire>,
+    /// A retry: the run it retries, its attempt number and the earliest time it may start.
+    pub retry: Option<NewRetry>,
+}
+
+/// What makes a new run a retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRetry {
+    pub of: Uuid,
+    pub attempt: u32,
+    pub policy: task::RetryPolicy,
+    pub not_before: DateTime<Utc>,
 }
 
 /// A new line of a run's log, before the store numbers it.

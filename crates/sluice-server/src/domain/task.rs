@@ -93,6 +93,128 @@ pub enum Origin {
     Api,
 }
 
+/// A schedule a task runs on, with the parameters its fires pass (over the task's defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleBinding {
+    pub schedule: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// How a task's runs start besides by request, and what a start does when the task is busy or
+/// a run fails.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunPolicy {
+    /// The schedules the task runs on, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<ScheduleBinding>,
+    /// What a start of a task that may not run in parallel does while one of its runs is active.
+    #[serde(default)]
+    pub on_busy: OnBusy,
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+/// What a start does while another run of a task that may not run in parallel is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBusy {
+    /// The start is refused (409 `task_running`); a schedule's fire is not run, with a warning.
+    #[default]
+    Refuse,
+    /// The start is queued and runs when the runs before it have ended, in order.
+    Queue,
+    /// The active runs are stopped (immediately) and the start runs when they have ended.
+    CancelPrevious,
+    /// As `refuse` for a request; a schedule's fire is skipped quietly (a schedule expected to
+    /// overlap a long run).
+    Skip,
+}
+
+impl OnBusy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnBusy::Refuse => "refuse",
+            OnBusy::Queue => "queue",
+            OnBusy::CancelPrevious => "cancel_previous",
+            OnBusy::Skip => "skip",
+        }
+    }
+}
+
+impl FromStr for OnBusy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            OnBusy::Refuse,
+            OnBusy::Queue,
+            OnBusy::CancelPrevious,
+            OnBusy::Skip,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+        .ok_or_else(|| {
+            format!("unknown policy `{s}`; expected refuse, queue, cancel_previous or skip")
+        })
+    }
+}
+
+/// Retries of a run that failed (not one that was stopped): each a new run, linked to the one
+/// before, after a delay growing by `backoff` each time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    /// Runs after the first; 0: none.
+    pub retries: u32,
+    pub delay_secs: u64,
+    /// Each delay is the one before times this (1: the same delay every time).
+    pub backoff: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 0,
+            delay_secs: 0,
+            backoff: 1.0,
+        }
+    }
+}
+
+/// Most retries a task may ask for.
+pub const MAX_RETRIES: u32 = 20;
+/// Longest delay before a retry, whatever the backoff: a day.
+pub const MAX_RETRY_DELAY_SECS: u64 = 86_400;
+
+impl RetryPolicy {
+    /// Why the policy does not hold together, as `field: message`.
+    pub fn check(&self) -> Result<(), String> {
+        if self.retries > MAX_RETRIES {
+            return Err(format!("retries: at most {MAX_RETRIES}"));
+        }
+        if self.delay_secs > MAX_RETRY_DELAY_SECS {
+            return Err(format!(
+                "retry_delay_secs: at most {MAX_RETRY_DELAY_SECS} (a day)"
+            ));
+        }
+        if !(1.0..=10.0).contains(&self.backoff) {
+            return Err("retry_backoff: from 1 to 10".into());
+        }
+        Ok(())
+    }
+
+    /// The delay before attempt `next` (2 for the first retry): `delay × backoff^(next − 2)`, at
+    /// most a day.
+    pub fn delay_before(&self, next: u32) -> std::time::Duration {
+        let factor = self.backoff.powi(next.saturating_sub(2).min(64) as i32);
+        let secs = (self.delay_secs as f64 * factor).min(MAX_RETRY_DELAY_SECS as f64);
+        std::time::Duration::from_secs_f64(secs.max(0.0))
+    }
+}
+
+/// Most schedules one task may name.
+pub const MAX_SCHEDULES_PER_TASK: usize = 32;
+
 /// The folder a task lives in when none is given.
 pub const DEFAULT_FOLDER: &str = "Default";
 
@@ -113,6 +235,8 @@ pub struct Task {
     pub parameters: BTreeMap<String, String>,
     /// The type-specific definition (for MTT, a [`MappingDef`]), as JSON.
     pub definition: serde_json::Value,
+    /// How the task's runs start besides by request: its schedules.
+    pub policy: RunPolicy,
     pub origin: Origin,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

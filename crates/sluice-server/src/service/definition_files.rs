@@ -1,8 +1,9 @@
 //! Reading one definition file: TOML into a task or connection as written by people, every
 //! problem reported as `field: message`.
 
+use super::schedules::ScheduleSpec;
 use super::task_checks::check_definition;
-use crate::domain::task::{self, DEFAULT_FOLDER};
+use crate::domain::task::{self, DEFAULT_FOLDER, OnBusy, RetryPolicy, RunPolicy};
 use crate::domain::{ConnectionConfig, ConnectionType, TaskType};
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ pub struct TaskSpec {
     pub chain: Vec<String>,
     pub parameters: BTreeMap<String, String>,
     pub definition: serde_json::Value,
+    pub policy: RunPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,8 @@ pub struct ConnectionSpec {
 pub enum Parsed {
     Task(TaskSpec),
     Connection(ConnectionSpec),
+    Schedule(ScheduleSpec),
+    Blackout(sluice_types::BlackoutInput),
 }
 
 /// `field: message` problems of one object.
@@ -85,9 +89,13 @@ pub fn parse_file(rel_path: &str, content: &str) -> Result<Parsed, Problems> {
         }
         "connection" => parse_connection(name, type_name, description, rest, &mut problems)
             .map(Parsed::Connection),
+        "schedule" => {
+            parse_schedule(name, type_name, description, rest, &mut problems).map(Parsed::Schedule)
+        }
+        "blackout" => parse_blackout(name, description, rest, &mut problems).map(Parsed::Blackout),
         other => {
             problems.push(format!(
-                "kind: `{other}` is neither `task` nor `connection`"
+                "kind: `{other}` is not `task`, `connection`, `schedule` or `blackout`"
             ));
             None
         }
@@ -146,6 +154,23 @@ fn parse_task(
             }
         },
     };
+    let schedules = match obj.remove("schedules") {
+        None => Vec::new(),
+        Some(v) => match serde_json::from_value(v)
+            .map_err(|_| {
+                "schedules: expected a list of schedule names or `{ schedule = \"name\", parameters = { ... } }`"
+                    .to_string()
+            })
+            .and_then(super::schedules::bindings)
+        {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(e);
+                Vec::new()
+            }
+        },
+    };
+    let (on_busy, retry) = run_policy_fields(obj, problems);
     let spec = TaskSpec {
         folder,
         name,
@@ -155,6 +180,11 @@ fn parse_task(
         chain,
         parameters,
         definition: rest,
+        policy: RunPolicy {
+            schedules,
+            on_busy,
+            retry,
+        },
     };
     problems.extend(check_definition(&spec));
     Some(spec)
@@ -194,6 +224,162 @@ fn parse_connection(
         description,
         config,
     })
+}
+
+/// A task's `on_busy`, `retries`, `retry_delay_secs` and `retry_backoff`.
+fn run_policy_fields(
+    obj: &mut serde_json::Map<String, serde_json::Value>,
+    problems: &mut Problems,
+) -> (OnBusy, RetryPolicy) {
+    let on_busy = match obj.remove("on_busy") {
+        None => OnBusy::default(),
+        Some(serde_json::Value::String(s)) => s.parse().unwrap_or_else(|e| {
+            problems.push(format!("on_busy: {e}"));
+            OnBusy::default()
+        }),
+        Some(_) => {
+            problems.push("on_busy: expected refuse, queue, cancel_previous or skip".into());
+            OnBusy::default()
+        }
+    };
+    let mut retry = RetryPolicy::default();
+    let mut number = |key: &str, problems: &mut Problems| match obj.remove(key) {
+        None => None,
+        Some(v) => match v.as_f64() {
+            Some(n) if n >= 0.0 => Some(n),
+            _ => {
+                problems.push(format!("{key}: expected a number, 0 or more"));
+                None
+            }
+        },
+    };
+    if let Some(n) = number("retries", problems) {
+        retry.retries = n.min(f64::from(u32::MAX)) as u32;
+    }
+    if let Some(n) = number("retry_delay_secs", problems) {
+        retry.delay_secs = n.min(u64::MAX as f64) as u64;
+    }
+    if let Some(n) = number("retry_backoff", problems) {
+        retry.backoff = n;
+    }
+    if let Err(e) = retry.check() {
+        problems.push(e);
+    }
+    (on_busy, retry)
+}
+
+/// A blackout file: `timezone`, and `start` and `end`, or `from_time`, `to_time` and `days`.
+fn parse_blackout(
+    name: String,
+    description: String,
+    rest: serde_json::Value,
+    problems: &mut Problems,
+) -> Option<sluice_types::BlackoutInput> {
+    let serde_json::Value::Object(mut fields) = rest else {
+        return None;
+    };
+    // An unquoted TOML date-time arrives as the toml crate's private one-key table.
+    let mut text = |key: &str, problems: &mut Problems| match fields.remove(key) {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Object(o)) if o.len() == 1 => o
+            .values()
+            .next()
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        Some(_) => {
+            problems.push(format!("{key}: expected a date-time or a time"));
+            None
+        }
+    };
+    let mut input = sluice_types::BlackoutInput {
+        name,
+        description: Some(description),
+        ..Default::default()
+    };
+    input.timezone = text("timezone", problems);
+    input.start = text("start", problems);
+    input.end = text("end", problems);
+    input.from_time = text("from_time", problems);
+    input.to_time = text("to_time", problems);
+    if let Some(days) = fields.remove("days") {
+        match serde_json::from_value(days) {
+            Ok(d) => input.days = Some(d),
+            Err(_) => problems.push("days: expected a list of days (`mon`, `tue`, ...)".into()),
+        }
+    }
+    for key in fields.keys() {
+        problems.push(format!("{key}: unknown field of a blackout"));
+    }
+    match super::blackouts::check_input(&input) {
+        Ok(_) => Some(input),
+        Err(found) => {
+            problems.extend(found);
+            None
+        }
+    }
+}
+
+/// A schedule file: `timezone`, `cron` or the frequency fields, `catch_up`,
+/// `catch_up_window_secs`, `paused`; every other field is a frequency's.
+fn parse_schedule(
+    name: String,
+    type_name: Option<String>,
+    description: String,
+    rest: serde_json::Value,
+    problems: &mut Problems,
+) -> Option<ScheduleSpec> {
+    if type_name.is_some() {
+        problems.push("type: a schedule has no type".into());
+    }
+    let serde_json::Value::Object(mut fields) = rest else {
+        return None;
+    };
+    let mut input = sluice_types::ScheduleInput {
+        name,
+        description: Some(description),
+        ..Default::default()
+    };
+    let mut take = |key: &str| fields.remove(key);
+    let text = |v: Option<serde_json::Value>, key: &str, problems: &mut Problems| match v {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(_) => {
+            problems.push(format!("{key}: expected a string"));
+            None
+        }
+    };
+    input.timezone = text(take("timezone"), "timezone", problems);
+    input.cron = text(take("cron"), "cron", problems);
+    input.catch_up = text(take("catch_up"), "catch_up", problems);
+    match take("catch_up_window_secs").map(|v| v.as_u64().ok_or(())) {
+        None => {}
+        Some(Ok(n)) => input.catch_up_window_secs = Some(n),
+        Some(Err(())) => problems.push("catch_up_window_secs: expected a whole number".into()),
+    }
+    match take("paused") {
+        None => {}
+        Some(serde_json::Value::Bool(b)) => input.paused = Some(b),
+        Some(_) => problems.push("paused: expected true or false".into()),
+    }
+    if input.cron.is_some() {
+        // A cron schedule has no other fields: a leftover is a mistake, said as one.
+        for key in fields.keys() {
+            problems.push(format!(
+                "{key}: unknown field of a cron schedule (timezone, cron, catch_up, \
+                 catch_up_window_secs, paused, description)"
+            ));
+        }
+    } else if !fields.is_empty() {
+        input.frequency = Some(serde_json::Value::Object(fields));
+    }
+    match super::schedules::spec_from_input(input) {
+        Ok(spec) => Some(spec),
+        Err(found) => {
+            problems.extend(found);
+            None
+        }
+    }
 }
 
 /// `field: message`, or just the message for a problem of the whole object (serde's path `.`).

@@ -93,7 +93,37 @@ impl App {
                 }
             }
         }
+        self.prune_schedules(&root_str, &present, &mut report).await;
         report
+    }
+
+    /// Deletes schedules a directory once defined and no longer does.
+    async fn prune_schedules(
+        &self,
+        root: &str,
+        present: &std::collections::BTreeSet<&str>,
+        report: &mut ApplyReport,
+    ) {
+        let Ok(schedules) = self
+            .store
+            .find_schedules(self.default_org, None, None)
+            .await
+        else {
+            return;
+        };
+        for s in schedules {
+            if let Origin::File { path, root: r } = &s.origin
+                && r == root
+                && !present.contains(path.as_str())
+            {
+                match self.store.delete_schedule(s.org_id, s.id).await {
+                    Ok(()) => report
+                        .updated
+                        .push(format!("schedule {} (removed)", s.name)),
+                    Err(e) => report.errors.push(format!("schedule {}: {e}", s.name)),
+                }
+            }
+        }
     }
 
     /// Applies a bundle sent over the API: created and updated objects belong to the caller's org;
@@ -120,7 +150,7 @@ impl App {
         report
     }
 
-    /// Connections first (tasks may name them), then tasks.
+    /// Connections and schedules first (tasks name them), then tasks.
     async fn apply_files(
         &self,
         who: &Principal,
@@ -142,6 +172,20 @@ impl App {
                     let label = format!("connection {}", spec.name);
                     match self.put_connection(who, spec, origin(rel)).await {
                         Ok(change) => change.record(&mut report, label),
+                        Err(e) => report.errors.push(format!("{}: {e}", display(rel))),
+                    }
+                }
+                Ok(Parsed::Schedule(spec)) => {
+                    let label = format!("schedule {}", spec.name);
+                    match self.put_schedule(who, spec, origin(rel), None).await {
+                        Ok((change, _)) => change.record(&mut report, label),
+                        Err(e) => report.errors.push(format!("{}: {e}", display(rel))),
+                    }
+                }
+                Ok(Parsed::Blackout(input)) => {
+                    let label = format!("blackout {}", input.name);
+                    match self.put_blackout(who, input, origin(rel)).await {
+                        Ok(_) => report.updated.push(label),
                         Err(e) => report.errors.push(format!("{}: {e}", display(rel))),
                     }
                 }
@@ -194,6 +238,12 @@ impl App {
                 content: toml::to_string_pretty(&table).unwrap_or_default(),
             });
         }
+        for sch in self.store.find_schedules(org_id, None, None).await? {
+            files.push(DefinitionFile {
+                path: format!("schedules/{}.toml", sch.name),
+                content: schedule_to_toml(&sch),
+            });
+        }
         for t in self.store.list_tasks(org_id, &Default::default()).await? {
             files.push(DefinitionFile {
                 path: format!("{}/{}.toml", t.folder, t.name),
@@ -230,7 +280,47 @@ pub fn task_to_toml(t: &Task) -> String {
             .collect();
         table.insert("parameters".into(), params.into());
     }
+    if t.policy.on_busy != crate::domain::task::OnBusy::default() {
+        table.insert("on_busy".into(), t.policy.on_busy.as_str().into());
+    }
+    let retry = &t.policy.retry;
+    if retry.retries > 0 {
+        table.insert("retries".into(), i64::from(retry.retries).into());
+        let delay = i64::try_from(retry.delay_secs).unwrap_or(i64::MAX);
+        table.insert("retry_delay_secs".into(), delay.into());
+        table.insert("retry_backoff".into(), retry.backoff.into());
+    }
+    if !t.policy.schedules.is_empty() {
+        let schedules = serde_json::to_value(&t.policy.schedules).unwrap_or_default();
+        if let Ok(v) = toml::Value::try_from(schedules) {
+            table.insert("schedules".into(), v);
+        }
+    }
     merge_json(&mut table, &t.definition);
+    toml::to_string_pretty(&table).unwrap_or_default()
+}
+
+/// A schedule written back as its definition file.
+pub fn schedule_to_toml(s: &crate::domain::schedule::Schedule) -> String {
+    use crate::domain::schedule::Rule;
+    let mut table = toml::Table::new();
+    table.insert("kind".into(), "schedule".into());
+    if !s.description.is_empty() {
+        table.insert("description".into(), s.description.clone().into());
+    }
+    table.insert("timezone".into(), s.timezone.clone().into());
+    match &s.rule {
+        Rule::Cron(c) => {
+            table.insert("cron".into(), c.clone().into());
+        }
+        Rule::Frequency(f) => merge_json(&mut table, &serde_json::to_value(f).unwrap_or_default()),
+    }
+    table.insert("catch_up".into(), s.catch_up.as_str().into());
+    let window = i64::try_from(s.catch_up_window_secs).unwrap_or(i64::MAX);
+    table.insert("catch_up_window_secs".into(), window.into());
+    if s.paused {
+        table.insert("paused".into(), true.into());
+    }
     toml::to_string_pretty(&table).unwrap_or_default()
 }
 
@@ -275,6 +365,7 @@ impl App {
         if !problems.is_empty() {
             return Err(ServiceError::InvalidDefinition(problems));
         }
+        self.check_bindings(org_id, &spec.policy.schedules).await?;
         let existing = match id {
             Some(id) => Some(
                 self.store
@@ -304,6 +395,7 @@ impl App {
             chain: spec.chain,
             parameters: spec.parameters,
             definition: spec.definition,
+            policy: spec.policy,
             origin,
             created_at: now,
             updated_at: now,

@@ -143,6 +143,7 @@ fn export_round_trips() {
         allow_parallel: spec.allow_parallel,
         chain: spec.chain.clone(),
         parameters: spec.parameters.clone(),
+        policy: Default::default(),
         definition: spec.definition.clone(),
         origin: Origin::Api,
         created_at: now,

@@ -5,6 +5,7 @@
 pub mod activity;
 mod audit;
 mod auth;
+pub mod blackouts;
 mod callbacks;
 mod checks;
 mod definition_files;
@@ -12,6 +13,7 @@ pub mod definitions;
 mod files;
 mod load_checks;
 pub mod runs;
+pub mod schedules;
 pub mod signin;
 mod task_checks;
 mod tasks;

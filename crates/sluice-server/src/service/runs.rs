@@ -1,6 +1,7 @@
 //! Starting, finding, stopping, waiting for runs, and reading their logs.
 
 use super::{App, Principal, Result, ServiceError};
+use crate::domain::task::OnBusy;
 use crate::domain::{LogLevel, LogLine, NewRun, Role, Run, RunState, StopMode, Task, Trigger};
 use crate::events::RunEnded;
 use crate::store::{RunFilter, StoreError};
@@ -169,6 +170,7 @@ impl App {
             started_by: who.user.username.clone(),
             parameters: parameters.clone(),
             callback_url: req.callback_url.clone(),
+            ..NewRun::default()
         };
         let run = match self.store.create_run(task, new, Utc::now()).await {
             Ok(run) => run,
@@ -184,8 +186,27 @@ impl App {
             }
             Err(other) => return Err(other.into()),
         };
+        if !task.allow_parallel && task.policy.on_busy == OnBusy::CancelPrevious {
+            self.signal_cancelled(task).await;
+        }
         self.events.run_queued();
         Ok((run, true))
+    }
+
+    /// Passes the stops a `cancel_previous` start wrote on to this node's worker at once (other
+    /// nodes see them at their next heartbeat).
+    async fn signal_cancelled(&self, task: &Task) {
+        let filter = crate::store::RunFilter {
+            task_id: Some(task.id),
+            states: vec![RunState::Stopping],
+            limit: 100,
+            ..Default::default()
+        };
+        if let Ok(stopping) = self.store.list_runs(task.org_id, &filter).await {
+            for run in stopping {
+                self.worker.signal_stop(run.id, StopMode::Immediate);
+            }
+        }
     }
 
     pub async fn get_run(&self, org_id: Uuid, id: Uuid) -> Result<Run> {

@@ -26,13 +26,26 @@ pub fn task_view(t: &Task) -> TaskView {
         chain: t.chain.clone(),
         parameters: t.parameters.clone(),
         definition: t.definition.clone(),
+        schedules: t
+            .policy
+            .schedules
+            .iter()
+            .map(|b| sluice_types::TaskScheduleView {
+                schedule: b.schedule.clone(),
+                parameters: b.parameters.clone(),
+            })
+            .collect(),
+        on_busy: t.policy.on_busy.as_str().into(),
+        retries: t.policy.retry.retries,
+        retry_delay_secs: t.policy.retry.delay_secs,
+        retry_backoff: t.policy.retry.backoff,
         origin: origin_label(&t.origin),
         created_at: t.created_at,
         updated_at: t.updated_at,
     }
 }
 
-fn origin_label(o: &Origin) -> String {
+pub fn origin_label(o: &Origin) -> String {
     match o {
         Origin::Api => "api".into(),
         Origin::File { path, root } => format!("file:{root}/{path}"),
@@ -66,6 +79,30 @@ pub fn counters_view(c: &Counters) -> CountersView {
 }
 
 /// `task` names the run's task; a deleted task shows as `(deleted)`.
+pub fn schedule_view(s: &crate::domain::schedule::Schedule) -> sluice_types::ScheduleView {
+    use crate::domain::schedule::Rule;
+    let (cron, frequency) = match &s.rule {
+        Rule::Cron(c) => (Some(c.clone()), None),
+        Rule::Frequency(f) => (None, serde_json::to_value(f).ok()),
+    };
+    sluice_types::ScheduleView {
+        id: s.id,
+        name: s.name.clone(),
+        description: s.description.clone(),
+        timezone: s.timezone.clone(),
+        cron,
+        frequency,
+        catch_up: s.catch_up.as_str().into(),
+        catch_up_window_secs: s.catch_up_window_secs,
+        paused: s.paused,
+        next_fire_at: if s.paused { None } else { s.next_fire_at },
+        last_fire_at: s.last_fire_at,
+        origin: origin_label(&s.origin),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
 pub fn run_view(r: &Run, task: Option<(&str, &str)>) -> RunView {
     let (path, ty) = task.unwrap_or(("(deleted)", ""));
     RunView {
@@ -89,6 +126,11 @@ pub fn run_view(r: &Run, task: Option<(&str, &str)>) -> RunView {
         started_at: r.started_at,
         ended_at: r.ended_at,
         node: r.node.clone(),
+        schedule: r.fire.as_ref().map(|f| f.schedule_name.clone()),
+        fire_at: r.fire.as_ref().map(|f| f.at),
+        attempt: r.attempt,
+        attempts: r.max_attempts(),
+        retry_of: r.retry_of,
         children: Vec::new(),
         spark: r.spark.as_ref().map(spark_view),
     }

@@ -9,6 +9,7 @@
 //! per outcome ([`StoreError`]), so callers never read message text.
 
 pub mod conformance;
+mod firing;
 pub mod lookup;
 mod postgres;
 mod rows;
@@ -29,8 +30,10 @@ const CLAIMED: &str = "('starting', 'running', 'stopping')";
 const ACTIVE: &str = "('queued', 'starting', 'running', 'stopping')";
 
 use crate::domain::audit::AuditEvent;
+use crate::domain::blackout::Blackout;
 use crate::domain::lifecycle::Refusal;
 use crate::domain::lifecycle::RunEnd;
+use crate::domain::schedule::Schedule;
 use crate::domain::spark::SparkProgress;
 use crate::domain::{
     Connection, Counters, LogLevel, LogLine, NewLogLine, NewRun, Org, Role, Run, RunChild,
@@ -383,6 +386,39 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, event: &AuditEvent) -> Result<i64>;
     /// Events matching `filter`, newest first (by time, then by number).
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>>;
+
+    // --- schedules ------------------------------------------------------------------------
+    /// Creates a schedule; a name the org already uses is a conflict.
+    async fn create_schedule(&self, schedule: &Schedule) -> Result<()>;
+    /// Replaces a schedule (by id), its next fire included.
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<()>;
+    /// Forgets a schedule: its fires stop; the runs it made stay.
+    async fn delete_schedule(&self, org_id: Uuid, id: Uuid) -> Result<()>;
+    /// An org's schedules, by name; only the one with `id` or `name` when given.
+    async fn find_schedules(
+        &self,
+        org_id: Uuid,
+        id: Option<Uuid>,
+        name: Option<&str>,
+    ) -> Result<Vec<Schedule>>;
+    /// Makes the fires of up to `limit` schedules due at `now`, each in the transaction that
+    /// moves the schedule to its next fire: one run per task naming it per fire, never two
+    /// (a run is keyed by task, schedule and fire time), whatever the number of nodes firing.
+    async fn fire_schedules(&self, now: DateTime<Utc>, limit: i64) -> Result<Fired>;
+    /// Makes the given fires of a schedule now (a backfill): one run per task naming it per fire,
+    /// leaving fires already made; the schedule's next fire does not move.
+    async fn backfill_schedule(
+        &self,
+        schedule: &Schedule,
+        fires: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+    ) -> Result<Fired>;
+    /// The earliest next fire of a schedule that is not paused.
+    async fn next_schedule_fire(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Creates or replaces (by id) a blackout period; a name the org already uses is a conflict.
+    async fn put_blackout(&self, blackout: &Blackout) -> Result<()>;
+    async fn delete_blackout(&self, org_id: Uuid, id: Uuid) -> Result<()>;
+    async fn list_blackouts(&self, org_id: Uuid) -> Result<Vec<Blackout>>;
 
     // --- callbacks ------------------------------------------------------------------------
     /// Claims up to `limit` callbacks due at `now` for `node` until `now + lease`, oldest due

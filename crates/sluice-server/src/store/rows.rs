@@ -4,6 +4,8 @@
 
 use super::{Attempt, Callback, Result, StoreError};
 use crate::domain::audit::AuditEvent;
+use crate::domain::blackout::Blackout;
+use crate::domain::schedule::{Fire, Schedule};
 use crate::domain::{
     Connection, Counters, LogLevel, LogLine, Org, Run, RunChild, RunState, StopMode, Task, Trigger,
     User,
@@ -119,6 +121,41 @@ pub(crate) fn task(row: &impl Cells) -> Result<Task> {
         chain: row.doc("chain")?,
         parameters: row.doc("parameters")?,
         definition: row.doc("definition")?,
+        policy: row.opt_doc("policy")?.unwrap_or_default(),
+        origin: row.doc("origin")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub(crate) fn schedule(row: &impl Cells) -> Result<Schedule> {
+    Ok(Schedule {
+        id: row.uuid("id")?,
+        org_id: row.uuid("org_id")?,
+        name: row.text("name")?,
+        description: row.text("description")?,
+        timezone: row.text("timezone")?,
+        rule: row.doc("rule")?,
+        catch_up: parsed(row, "catch_up")?,
+        catch_up_window_secs: u64::try_from(row.int("catch_up_window_secs")?)
+            .map_err(|e| corrupt("catch_up_window_secs", e))?,
+        paused: row.flag("paused")?,
+        origin: row.doc("origin")?,
+        next_fire_at: row.opt_time("next_fire_at")?,
+        last_fire_at: row.opt_time("last_fire_at")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub(crate) fn blackout(row: &impl Cells) -> Result<Blackout> {
+    Ok(Blackout {
+        id: row.uuid("id")?,
+        org_id: row.uuid("org_id")?,
+        name: row.text("name")?,
+        description: row.text("description")?,
+        timezone: row.text("timezone")?,
+        window: row.doc("span")?,
         origin: row.doc("origin")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
@@ -171,7 +208,27 @@ pub(crate) fn run(row: &impl Cells) -> Result<Run> {
         lease_owner: row.opt_text("lease_owner")?,
         lease_expires_at: row.opt_time("lease_expires_at")?,
         spark: row.opt_doc("spark_progress")?,
+        fire: fire(row)?,
+        attempt: u32::try_from(row.int("attempt")?).map_err(|e| corrupt("attempt", e))?,
+        retry_of: row.opt_uuid("retry_of")?,
+        retry: row.opt_doc("retry_policy")?.unwrap_or_default(),
+        not_before: row.opt_time("not_before")?,
     })
+}
+
+fn fire(row: &impl Cells) -> Result<Option<Fire>> {
+    let (Some(schedule_id), Some(schedule_name), Some(at)) = (
+        row.opt_uuid("schedule_id")?,
+        row.opt_text("schedule_name")?,
+        row.opt_time("fire_at")?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(Fire {
+        schedule_id,
+        schedule_name,
+        at,
+    }))
 }
 
 pub(crate) fn run_child(row: &impl Cells) -> Result<RunChild> {

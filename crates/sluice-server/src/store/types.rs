@@ -147,3 +147,25 @@ impl NodeHold {
         NodeHold { _release: None }
     }
 }
+
+/// What a firing pass did.
+#[derive(Debug, Default)]
+pub struct Fired {
+    /// The runs its fires queued.
+    pub runs: Vec<crate::domain::Run>,
+    /// Fires a task did not take, and why (the task was busy, or is gone).
+    pub refused: Vec<RefusedFire>,
+    /// Due fires the catch-up policy or window left out, by schedule name.
+    pub skipped: Vec<(String, u64)>,
+}
+
+/// A fire a task did not take.
+#[derive(Debug, Clone)]
+pub struct RefusedFire {
+    pub schedule: String,
+    pub task: String,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+    /// The task skips such fires by choice (`on_busy = "skip"`): not worth a warning.
+    pub quiet: bool,
+}

@@ -136,6 +136,20 @@ impl Worker {
             self.node,
             run.started_by
         ));
+        if let Some(fire) = &run.fire {
+            log.info(format!(
+                "Fire of schedule `{}` due at {}",
+                fire.schedule_name,
+                fire.at.to_rfc3339()
+            ));
+        }
+        if let Some(before) = run.retry_of {
+            log.info(format!(
+                "Attempt {} of {}: retrying run {before}, which failed",
+                run.attempt,
+                run.max_attempts()
+            ));
+        }
         let ended = CancellationToken::new();
         tokio::spawn(begin_later(
             self.clone_parts(),

@@ -6,6 +6,7 @@ mod journal;
 mod log_drain;
 mod retention;
 mod run_files;
+mod scheduler;
 mod taskflow;
 #[cfg(test)]
 mod tests;
@@ -101,13 +102,18 @@ impl Worker {
         Ok(Some(id))
     }
 
-    /// Starts the claim loop and the lease reaper; returns the handle.
+    /// Starts the claim loop, the scheduler and the lease reaper; returns the handle.
     pub fn spawn(self) -> WorkerHandle {
         let handle = Worker::idle_handle();
         let worker = Arc::new(self);
         let h = handle.clone();
         let w = worker.clone();
         handle.tracker.spawn(async move { w.claim_loop(h).await });
+        let h = handle.clone();
+        let w = worker.clone();
+        handle
+            .tracker
+            .spawn(async move { w.scheduler_loop(h).await });
         let h = handle.clone();
         handle
             .tracker

@@ -62,6 +62,7 @@ async fn mapping_task(b: &Bench, name: &str, sql: &str) -> Task {
         allow_parallel: true,
         chain: Vec::new(),
         parameters: Default::default(),
+        policy: Default::default(),
         definition: serde_json::json!({
             "sources": [{"name": "people", "format": "csv", "path": "in.csv"}],
             "transform": {"sql": sql},

@@ -9,6 +9,7 @@ mod output;
 mod run;
 mod runajob;
 mod runs;
+mod schedules;
 mod secrets;
 mod serve;
 mod tasks;
@@ -88,6 +89,12 @@ pub enum Command {
         /// Only the tasks in this folder.
         #[arg(long)]
         folder: Option<String>,
+    },
+    /// List schedules (name, rule, zone, next fire); pause, resume, or show the coming fires
+    /// of one.
+    Schedules {
+        #[command(subcommand)]
+        command: Option<schedules::SchedulesCommand>,
     },
     /// Create or update the definitions in every `*.toml` file under a directory.
     Apply {
@@ -250,6 +257,7 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
         Command::Stop { run_id, immediate } => runs::stop(&global, run_id, immediate).await,
         Command::Tasks { folder } => tasks::list(&global, folder).await,
         Command::Check { connection } => tasks::check(&global, &connection).await,
+        Command::Schedules { command } => schedules::run(&global, command).await,
         Command::Apply { dir } => defs::apply(&global, &dir).await,
         Command::Export { dir } => defs::export(&global, &dir).await,
         Command::Runajob { args } => return runajob::main(args).await,

@@ -303,6 +303,11 @@ mod tests {
             started_at: Some(t0),
             ended_at: finished.then(|| t0 + chrono::Duration::seconds(65)),
             node: None,
+            schedule: None,
+            fire_at: None,
+            attempt: 1,
+            attempts: 1,
+            retry_of: None,
             children: Vec::new(),
             spark: None,
         }

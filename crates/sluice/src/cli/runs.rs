@@ -114,6 +114,19 @@ pub fn details(r: &RunView) -> String {
         ("state", r.state.clone()),
         ("trigger", format!("{} by {}", r.trigger, r.started_by)),
     ];
+    if let (Some(schedule), Some(at)) = (&r.schedule, &r.fire_at) {
+        fields.push((
+            "schedule",
+            format!("{schedule} (fire due {})", fmt_time(at)),
+        ));
+    }
+    if r.attempts > 1 {
+        let of = r
+            .retry_of
+            .map(|id| format!(", retrying {id}"))
+            .unwrap_or_default();
+        fields.push(("attempt", format!("{} of {}{of}", r.attempt, r.attempts)));
+    }
     if let Some(ext) = &r.external_id {
         fields.push(("external id", ext.clone()));
     }
@@ -237,6 +250,11 @@ mod tests {
             started_at: Some(t0),
             ended_at: Some(t0 + chrono::Duration::seconds(3)),
             node: Some("node-a".into()),
+            schedule: None,
+            fire_at: None,
+            attempt: 1,
+            attempts: 1,
+            retry_of: None,
             children: Vec::new(),
             spark: None,
         }

@@ -66,7 +66,7 @@ pub async fn check(global: &GlobalOpts, connection: &str) -> Result<ExitCode> {
 }
 
 /// Escapes a path segment (connection names may hold spaces).
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

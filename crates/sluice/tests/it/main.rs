@@ -19,6 +19,8 @@ mod masking;
 mod replicate;
 mod runajob;
 mod runs;
+mod schedules;
+mod schedules_policies;
 mod security_confined;
 mod security_input;
 mod security_roles;

@@ -143,6 +143,7 @@ async fn create(
         chain: Vec::new(),
         parameters: [("iics.log_level".to_string(), level)].into(),
         definition,
+        policy: Default::default(),
     };
     // The service checks the definition (an IICS 400 with every problem when it fails).
     let task = app.create_task(&s.who, spec).await?;

@@ -54,6 +54,13 @@ fn run_context(t: Trigger) -> &'static str {
     }
 }
 
+/// The schedule whose fire made the run, or null.
+fn schedule_name(run: &Run) -> Value {
+    run.fire
+        .as_ref()
+        .map_or(Value::Null, |f| json!(f.schedule_name))
+}
+
 fn rows(m: &mut Map<String, Value>, c: &Counters) {
     m.insert("failedSourceRows".into(), json!(c.source_rows_failed));
     m.insert("successSourceRows".into(), json!(c.source_rows_read));
@@ -126,6 +133,7 @@ pub fn monitor_entry(
     m.insert("runtimeEnvironmentId".into(), json!("sluice"));
     m.insert("startedBy".into(), json!(run.started_by));
     m.insert("runContextType".into(), json!(run_context(run.trigger)));
+    m.insert("scheduleName".into(), schedule_name(run));
     m.insert("callbackURL".into(), json!(run.callback_url));
     let entries: Vec<Value> = children
         .unwrap_or_default()
@@ -200,7 +208,7 @@ pub fn log_entry(run: &Run, task: Option<&Task>, node: &str, children: &[RunChil
     m.insert("errorMsg".into(), error_msg(run));
     m.insert("startedBy".into(), json!(run.started_by));
     m.insert("runContextType".into(), json!(run_context(run.trigger)));
-    m.insert("scheduleName".into(), Value::Null);
+    m.insert("scheduleName".into(), schedule_name(run));
     m.insert("isStopped".into(), json!(run.state == RunState::Stopped));
     m.insert("stopOnError".into(), json!(false));
     let entries: Vec<Value> = children

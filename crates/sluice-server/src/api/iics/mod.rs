@@ -13,6 +13,8 @@ mod error;
 mod jobs;
 mod json;
 mod login;
+mod schedule_shape;
+mod schedules;
 mod session;
 mod sessions;
 mod taskflows;
@@ -37,6 +39,7 @@ pub fn routes() -> Router<App> {
         .merge(tasks::routes())
         .merge(taskflows::routes())
         .merge(code_tasks::routes())
+        .merge(schedules::routes())
         .layer(axum::middleware::from_fn(xml::negotiate))
 }
 

@@ -8,9 +8,11 @@ mod callbacks;
 mod children;
 mod identity;
 mod logs;
+mod policies;
 mod races;
 mod retention;
 mod runs;
+mod schedules;
 mod stops;
 mod tasks;
 mod watermarks;
@@ -45,7 +47,13 @@ macro_rules! store_conformance {
             audit,
             races,
             retention,
-            org_isolation
+            org_isolation,
+            schedules,
+            schedule_fires,
+            concurrent_fires,
+            busy_policies,
+            retries,
+            blackouts
         );
     };
     (@checks $open:path; $($check:ident),* $(,)?) => {
@@ -116,6 +124,24 @@ pub mod checks {
     pub async fn org_isolation(store: &dyn Store) {
         identity::org_isolation(store).await;
     }
+    pub async fn schedules(store: &dyn Store) {
+        schedules::schedules(store, default_org(store).await).await;
+    }
+    pub async fn schedule_fires(store: &dyn Store) {
+        schedules::schedule_fires(store, default_org(store).await).await;
+    }
+    pub async fn concurrent_fires(store: &dyn Store) {
+        schedules::concurrent_fires(store, default_org(store).await).await;
+    }
+    pub async fn busy_policies(store: &dyn Store) {
+        policies::busy_policies(store, default_org(store).await).await;
+    }
+    pub async fn blackouts(store: &dyn Store) {
+        schedules::blackouts(store, default_org(store).await).await;
+    }
+    pub async fn retries(store: &dyn Store) {
+        policies::retries(store, default_org(store).await).await;
+    }
 }
 
 async fn default_org(store: &dyn Store) -> Uuid {
@@ -143,6 +169,7 @@ pub fn sample_task(org_id: Uuid, folder: &str, name: &str, allow_parallel: bool)
         allow_parallel,
         chain: vec!["cb/next".into()],
         parameters: BTreeMap::from([("p".to_string(), "1".to_string())]),
+        policy: Default::default(),
         definition: serde_json::json!({"sources": [], "target": {"format": "csv", "path": "x"}}),
         origin: Origin::Api,
         created_at: now,

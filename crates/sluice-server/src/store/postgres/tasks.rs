@@ -10,11 +10,42 @@ fn named_task_taken(t: &Task) -> impl FnOnce() -> String + '_ {
     || format!("a task named `{}` exists in folder `{}`", t.name, t.folder)
 }
 
+/// Rewrites the schedules a task names, as rows a fire finds by index.
+async fn write_bindings(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, t: &Task) -> Result<()> {
+    sqlx::query("DELETE FROM task_schedules WHERE task_id = $1")
+        .bind(t.id)
+        .execute(&mut **tx)
+        .await?;
+    for b in &t.policy.schedules {
+        sqlx::query(
+            "INSERT INTO task_schedules (task_id, org_id, schedule_name, parameters)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (task_id, schedule_name) DO NOTHING",
+        )
+        .bind(t.id)
+        .bind(t.org_id)
+        .bind(&b.schedule)
+        .bind(Json(&b.parameters))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn create_task(s: &PgStore, t: &Task) -> Result<()> {
+    let mut tx = s.pool.begin().await?;
+    let out = async {
+        insert_task(&mut tx, t).await?;
+        write_bindings(&mut tx, t).await
+    }
+    .await;
+    settle(tx, out).await
+}
+
+async fn insert_task(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, t: &Task) -> Result<()> {
     sqlx::query(
         "INSERT INTO tasks (id, org_id, short_id, folder, name, task_type, description,
-            allow_parallel, parameters, definition, origin, created_at, updated_at, chain)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            allow_parallel, parameters, definition, origin, created_at, updated_at, chain, policy)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(t.id)
     .bind(t.org_id)
@@ -30,17 +61,28 @@ pub(super) async fn create_task(s: &PgStore, t: &Task) -> Result<()> {
     .bind(t.created_at)
     .bind(t.updated_at)
     .bind(Json(&t.chain))
-    .execute(&s.pool)
+    .bind(Json(&t.policy))
+    .execute(&mut **tx)
     .await
     .map_err(|e| conflict_on_unique(e, named_task_taken(t)))?;
     Ok(())
 }
 
 pub(super) async fn update_task(s: &PgStore, t: &Task) -> Result<()> {
+    let mut tx = s.pool.begin().await?;
+    let out = async {
+        update_row(&mut tx, t).await?;
+        write_bindings(&mut tx, t).await
+    }
+    .await;
+    settle(tx, out).await
+}
+
+async fn update_row(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, t: &Task) -> Result<()> {
     let done = sqlx::query(
         "UPDATE tasks SET folder = $1, name = $2, task_type = $3, description = $4,
             allow_parallel = $5, parameters = $6, definition = $7, origin = $8, updated_at = $9,
-            chain = $10
+            chain = $10, policy = $13
          WHERE id = $11 AND org_id = $12",
     )
     .bind(&t.folder)
@@ -55,7 +97,8 @@ pub(super) async fn update_task(s: &PgStore, t: &Task) -> Result<()> {
     .bind(Json(&t.chain))
     .bind(t.id)
     .bind(t.org_id)
-    .execute(&s.pool)
+    .bind(Json(&t.policy))
+    .execute(&mut **tx)
     .await
     .map_err(|e| conflict_on_unique(e, named_task_taken(t)))?;
     if done.rows_affected() == 0 {

@@ -11,6 +11,7 @@ mod children;
 mod identity;
 mod logs;
 mod runs;
+mod schedules;
 mod tasks;
 mod watermarks;
 
@@ -427,6 +428,56 @@ impl Store for SqliteStore {
     }
 
     // --- callbacks ----------------------------------------------------------------------------
+    async fn create_schedule(&self, schedule: &Schedule) -> Result<()> {
+        schedules::create_schedule(self, schedule).await
+    }
+
+    async fn update_schedule(&self, schedule: &Schedule) -> Result<()> {
+        schedules::update_schedule(self, schedule).await
+    }
+
+    async fn delete_schedule(&self, org_id: Uuid, id: Uuid) -> Result<()> {
+        schedules::delete_schedule(self, org_id, id).await
+    }
+
+    async fn find_schedules(
+        &self,
+        org_id: Uuid,
+        id: Option<Uuid>,
+        name: Option<&str>,
+    ) -> Result<Vec<Schedule>> {
+        schedules::find_schedules(self, org_id, id, name).await
+    }
+
+    async fn fire_schedules(&self, now: DateTime<Utc>, limit: i64) -> Result<Fired> {
+        schedules::fire_schedules(self, now, limit).await
+    }
+
+    async fn next_schedule_fire(&self) -> Result<Option<DateTime<Utc>>> {
+        schedules::next_schedule_fire(self).await
+    }
+
+    async fn put_blackout(&self, blackout: &Blackout) -> Result<()> {
+        schedules::put_blackout(self, blackout).await
+    }
+
+    async fn delete_blackout(&self, org_id: Uuid, id: Uuid) -> Result<()> {
+        schedules::delete_blackout(self, org_id, id).await
+    }
+
+    async fn list_blackouts(&self, org_id: Uuid) -> Result<Vec<Blackout>> {
+        schedules::list_blackouts(self, org_id).await
+    }
+
+    async fn backfill_schedule(
+        &self,
+        schedule: &Schedule,
+        fires: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+    ) -> Result<Fired> {
+        schedules::backfill_schedule(self, schedule, fires, now).await
+    }
+
     async fn claim_callbacks(
         &self,
         node: &str,

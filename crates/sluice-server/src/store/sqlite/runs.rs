@@ -51,7 +51,20 @@ async fn save_run(tx: &mut Transaction<'_, Sqlite>, run: &Run) -> Result<()> {
 /// Writes the domain's answer inside `tx`: the run, and the callback its end queued.
 async fn write_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> Result<()> {
     save_run(tx, &change.run).await?;
-    if let Some(cb) = &change.callback {
+    let mut callback = change.callback.clone();
+    if let Some(retry) = &change.retry
+        && !queue_retry(tx, &change.run, retry).await?
+    {
+        callback = change
+            .run
+            .callback_url
+            .clone()
+            .map(|url| lifecycle::QueuedCallback {
+                url,
+                due: change.run.ended_at.unwrap_or_else(Utc::now),
+            });
+    }
+    if let Some(cb) = &callback {
         sqlx::query(
             "INSERT INTO callbacks
                (id, run_id, url, state, next_attempt_at, created_at, round_started_at)
@@ -67,6 +80,50 @@ async fn write_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> Resu
         .await?;
     }
     Ok(())
+}
+
+/// Stops the task's active runs at once, for a start that cancels them (`cancel_previous`).
+async fn cancel_active(
+    tx: &mut Transaction<'_, Sqlite>,
+    task: Uuid,
+    by: &Run,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let active: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM runs WHERE task_id = ? AND state IN {ACTIVE} ORDER BY id"
+    ))
+    .bind(task.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    let who = format!("run {} (on_busy = cancel_previous)", by.run_number);
+    for id in active {
+        let id = Uuid::parse_str(&id).map_err(|e| rows::corrupt("id", e))?;
+        let run = run_in(tx, id).await?;
+        let change = lifecycle::request_stop(&run, StopMode::Immediate, &who, now)?;
+        Box::pin(write_change(tx, &change)).await?;
+    }
+    Ok(())
+}
+
+/// Queues the retry a failed run's end asked for: a new run of its task. A task deleted since
+/// has no retry; its last run's callback is queued instead.
+async fn queue_retry(
+    tx: &mut Transaction<'_, Sqlite>,
+    ended: &Run,
+    retry: &NewRun,
+) -> Result<bool> {
+    let task = sqlx::query("SELECT * FROM tasks WHERE id = ?")
+        .bind(ended.task_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| rows::task(&r))
+        .transpose()?;
+    let Some(task) = task else {
+        return Ok(false);
+    };
+    let now = ended.ended_at.unwrap_or_else(Utc::now);
+    Box::pin(queue_run(tx, &task, retry.clone(), now)).await?;
+    Ok(true)
 }
 
 async fn one_run(s: &SqliteStore, sql: &str, binds: &[String]) -> Result<Option<Run>> {
@@ -87,20 +144,34 @@ pub(super) async fn create_run(
     now: DateTime<Utc>,
 ) -> Result<Run> {
     let mut tx = s.write.begin().await?;
+    let run = queue_run(&mut tx, task, new, now).await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// Queues a run inside `tx` (a start, or a schedule's fire): numbers it, and refuses a second
+/// active run of a task that may not run in parallel.
+pub(super) async fn queue_run(
+    tx: &mut Transaction<'_, Sqlite>,
+    task: &Task,
+    new: NewRun,
+    now: DateTime<Utc>,
+) -> Result<Run> {
     // Numbers the run and moves the task's counter in one statement; a refused start rolls
     // the counter back with the transaction.
     let row = sqlx::query(
         "UPDATE tasks SET next_run_number = next_run_number + 1 WHERE id = ?
-         RETURNING next_run_number - 1 AS next_run_number, allow_parallel",
+         RETURNING next_run_number - 1 AS next_run_number, allow_parallel, policy",
     )
     .bind(task.id.to_string())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| StoreError::NotFound(format!("task {}", task.id)))?;
     let run_number: i64 = row.try_get("next_run_number")?;
     // The stored flag, not the caller's copy: the task may have changed since it was read.
     let stored = Task {
         allow_parallel: row.try_get("allow_parallel")?,
+        policy: rows::Cells::opt_doc(&row, "policy")?.unwrap_or_default(),
         ..task.clone()
     };
     let active: Option<i64> = if stored.allow_parallel {
@@ -110,14 +181,20 @@ pub(super) async fn create_run(
             "SELECT run_number FROM runs WHERE task_id = ? AND state IN {ACTIVE} LIMIT 1"
         ))
         .bind(task.id.to_string())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?
     };
-    let run = lifecycle::create(&stored, new, run_number, active, now)?;
+    let created = lifecycle::create(&stored, new, run_number, active, now)?;
+    if created.cancel_active {
+        cancel_active(tx, task.id, &created.run, now).await?;
+    }
+    let run = created.run;
+    let fire = run.fire.as_ref();
     sqlx::query(
         "INSERT INTO runs (id, org_id, task_id, run_number, external_id, trigger, started_by,
-            parameters, callback_url, state, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            parameters, callback_url, state, created_at, schedule_id, schedule_name, fire_at,
+            exclusive, attempt, retry_of, retry_policy, not_before)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(run.id.to_string())
     .bind(run.org_id.to_string())
@@ -130,16 +207,20 @@ pub(super) async fn create_run(
     .bind(&run.callback_url)
     .bind(run.state.as_str())
     .bind(micros(run.created_at))
-    .execute(&mut *tx)
+    .bind(fire.map(|f| f.schedule_id.to_string()))
+    .bind(fire.map(|f| &f.schedule_name))
+    .bind(fire.map(|f| micros(f.at)))
+    .bind(created.exclusive)
+    .bind(i64::from(run.attempt))
+    .bind(run.retry_of.map(|r| r.to_string()))
+    .bind(json_text(&run.retry))
+    .bind(run.not_before.map(micros))
+    .execute(&mut **tx)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::ExternalIdTaken(run.external_id.clone().unwrap_or_default())
-        } else {
-            StoreError::from(e)
-        }
+    .map_err(|e| match &run.external_id {
+        Some(id) if is_unique_violation(&e) => StoreError::ExternalIdTaken(id.clone()),
+        _ => StoreError::from(e),
     })?;
-    tx.commit().await?;
     Ok(run)
 }
 
@@ -229,7 +310,14 @@ pub(super) async fn claim_runs(
     let mut runs = sqlx::query(
         "UPDATE runs SET state = ?1, lease_owner = ?2, node = ?2, lease_expires_at = ?3,
             started_at = ?4
-         WHERE id IN (SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT ?5)
+         WHERE id IN (SELECT id FROM runs r WHERE state = 'queued'
+                        AND (not_before IS NULL OR not_before <= ?4)
+                        AND (exclusive = 0 OR NOT EXISTS (
+                            SELECT 1 FROM runs o WHERE o.task_id = r.task_id
+                              AND o.state IN ('queued', 'starting', 'running', 'stopping')
+                              AND o.id <> r.id
+                              AND (o.state <> 'queued' OR o.run_number < r.run_number)))
+                      ORDER BY id LIMIT ?5)
          RETURNING *",
     )
     .bind(claim.state.as_str())

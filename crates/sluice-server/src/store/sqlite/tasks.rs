@@ -15,11 +15,33 @@ async fn one_task(s: &SqliteStore, sql: &str, binds: &[&str]) -> Result<Option<T
         .transpose()
 }
 
+/// Rewrites the schedules a task names, as rows a fire finds by index.
+async fn write_bindings(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, t: &Task) -> Result<()> {
+    sqlx::query("DELETE FROM task_schedules WHERE task_id = ?")
+        .bind(t.id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    for b in &t.policy.schedules {
+        sqlx::query(
+            "INSERT OR REPLACE INTO task_schedules (task_id, org_id, schedule_name, parameters)
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(t.id.to_string())
+        .bind(t.org_id.to_string())
+        .bind(&b.schedule)
+        .bind(json_text(&b.parameters))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn create_task(s: &SqliteStore, t: &Task) -> Result<()> {
+    let mut tx = s.write.begin().await?;
     sqlx::query(
         "INSERT INTO tasks (id, org_id, short_id, folder, name, task_type, description,
-            allow_parallel, parameters, definition, origin, created_at, updated_at, chain)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            allow_parallel, parameters, definition, origin, created_at, updated_at, chain, policy)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(t.id.to_string())
     .bind(t.org_id.to_string())
@@ -35,21 +57,25 @@ pub(super) async fn create_task(s: &SqliteStore, t: &Task) -> Result<()> {
     .bind(micros(t.created_at))
     .bind(micros(t.updated_at))
     .bind(json_text(&t.chain))
-    .execute(&s.write)
+    .bind(json_text(&t.policy))
+    .execute(&mut *tx)
     .await
     .map_err(|e| {
         conflict_on_unique(e, || {
             format!("a task named `{}` exists in folder `{}`", t.name, t.folder)
         })
     })?;
+    write_bindings(&mut tx, t).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 pub(super) async fn update_task(s: &SqliteStore, t: &Task) -> Result<()> {
+    let mut tx = s.write.begin().await?;
     let done = sqlx::query(
         "UPDATE tasks SET folder = ?, name = ?, task_type = ?, description = ?,
             allow_parallel = ?, parameters = ?, definition = ?, origin = ?, updated_at = ?,
-            chain = ?
+            chain = ?, policy = ?
          WHERE id = ? AND org_id = ?",
     )
     .bind(&t.folder)
@@ -62,9 +88,10 @@ pub(super) async fn update_task(s: &SqliteStore, t: &Task) -> Result<()> {
     .bind(json_text(&t.origin))
     .bind(micros(t.updated_at))
     .bind(json_text(&t.chain))
+    .bind(json_text(&t.policy))
     .bind(t.id.to_string())
     .bind(t.org_id.to_string())
-    .execute(&s.write)
+    .execute(&mut *tx)
     .await
     .map_err(|e| {
         conflict_on_unique(e, || {
@@ -74,6 +101,8 @@ pub(super) async fn update_task(s: &SqliteStore, t: &Task) -> Result<()> {
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound(format!("task {}", t.id)));
     }
+    write_bindings(&mut tx, t).await?;
+    tx.commit().await?;
     Ok(())
 }
 
