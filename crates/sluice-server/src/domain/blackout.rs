@@ -5,6 +5,7 @@
 //! it so, and a blackout is usually maintenance that a burst of delayed runs at its end would
 //! hit. Pure: the instant is passed in.
 
+use super::frequency::{de_clock, de_start};
 use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -16,13 +17,17 @@ use uuid::Uuid;
 pub enum Window {
     /// From `start` up to (not including) `end`.
     Once {
+        #[serde(deserialize_with = "de_start")]
         start: NaiveDateTime,
+        #[serde(deserialize_with = "de_start")]
         end: NaiveDateTime,
     },
     /// Every day (or the listed days) from `from_time` up to `to_time`; a window whose end is
     /// before its start ends the next day, and `days` names the day it starts.
     Daily {
+        #[serde(deserialize_with = "de_clock")]
         from_time: NaiveTime,
+        #[serde(deserialize_with = "de_clock")]
         to_time: NaiveTime,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         days: Option<Vec<Weekday>>,

@@ -28,7 +28,7 @@ pub fn check_input(input: &BlackoutInput) -> std::result::Result<Window, Vec<Str
         ("to_time", &input.to_time),
     ] {
         if let Some(v) = value {
-            fields.insert(key.into(), serde_json::json!(with_seconds(v)));
+            fields.insert(key.into(), serde_json::json!(v));
         }
     }
     if let Some(days) = &input.days {
@@ -51,17 +51,6 @@ pub fn check_input(input: &BlackoutInput) -> std::result::Result<Window, Vec<Str
     match window {
         Some(w) if problems.is_empty() => Ok(w),
         _ => Err(problems),
-    }
-}
-
-/// `01:00` and `2026-12-24T00:00` as chrono reads them (seconds written out).
-fn with_seconds(v: &str) -> String {
-    let v = v.trim().replacen(' ', "T", 1);
-    let time = v.rsplit('T').next().unwrap_or(&v);
-    if time.len() == 5 && time.as_bytes()[2] == b':' {
-        format!("{v}:00")
-    } else {
-        v
     }
 }
 

@@ -154,3 +154,61 @@ fn export_round_trips() {
     };
     assert_eq!(again, spec);
 }
+
+#[test]
+fn schedule_files_read_cron_or_frequency_and_name_each_bad_field() {
+    let cron = "kind = \"schedule\"\ntimezone = \"Europe/Berlin\"\ncron = \"0 30 2 * * *\"\n";
+    let Ok(Parsed::Schedule(s)) = parse_file("schedules/nightly.toml", cron) else {
+        panic!("a cron schedule reads");
+    };
+    assert_eq!(
+        (s.name.as_str(), s.timezone.as_str()),
+        ("nightly", "Europe/Berlin")
+    );
+    let weekly = "kind = \"schedule\"\nevery = \"weeks\"\nstart = 2026-03-02T06:00:00\ndays = [\"mon\", \"wed\"]\n";
+    assert!(matches!(
+        parse_file("schedules/weekly.toml", weekly),
+        Ok(Parsed::Schedule(_))
+    ));
+    for (file, field) in [
+        ("kind = \"schedule\"\ncron = \"61 * * * *\"\n", "cron:"),
+        (
+            "kind = \"schedule\"\ncron = \"0 * * * *\"\ntimezone = \"Mars/Base\"\n",
+            "timezone:",
+        ),
+        (
+            "kind = \"schedule\"\ncron = \"0 * * * *\"\ntimzone = \"UTC\"\n",
+            "timzone:",
+        ),
+        (
+            "kind = \"schedule\"\nevery = \"weeks\"\nstart = 2026-03-02T06:00:00\nday_of_month = 3\n",
+            "day_of_month",
+        ),
+        (
+            "kind = \"schedule\"\nevery = \"minutes\"\nstart = 2026-03-02T06:00:00\nfrom_time = \"17:00\"\nto_time = \"08:00\"\n",
+            "to_time",
+        ),
+        (
+            "kind = \"schedule\"\ncron = \"0 * * * *\"\ncatch_up = \"maybe\"\n",
+            "catch_up:",
+        ),
+        (
+            "kind = \"blackout\"\nstart = 2026-12-25T00:00:00\nend = 2026-12-24T00:00:00\n",
+            "end:",
+        ),
+    ] {
+        let problems = parse_file("schedules/bad.toml", file).err().expect(file);
+        assert!(
+            problems.iter().any(|p| p.starts_with(field)),
+            "{field}: {problems:?}"
+        );
+    }
+    let task = format!("schedules = [\"nightly\", {{ schedule = \"nightly\" }}]\n{MTT}");
+    let problems = parse_file("sales/t.toml", &task)
+        .err()
+        .expect("named twice");
+    assert!(
+        problems.iter().any(|p| p.contains("named twice")),
+        "{problems:?}"
+    );
+}

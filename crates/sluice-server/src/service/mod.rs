@@ -8,6 +8,7 @@ mod auth;
 pub mod blackouts;
 mod callbacks;
 mod checks;
+mod definition_export;
 mod definition_files;
 pub mod definitions;
 mod files;

@@ -122,7 +122,26 @@ async fn a_per_second_schedule_fires_each_second_once_and_obeys_pause() {
     assert_eq!(scheduled_runs(&app).await.len(), kept);
 }
 
-#[tokio::test]
+/// The `sluice` CLI against `app`, as the admin.
+fn cli(app: &TestApp, args: &[&str]) -> String {
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(args)
+            .env("SLUICE_URL", &app.url)
+            .env("SLUICE_TOKEN", &app.token)
+            .output()
+            .unwrap()
+    });
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedules_are_defined_checked_and_listed_through_the_api() {
     let app = TestApp::spawn().await;
     let made: ScheduleView = app
@@ -195,6 +214,33 @@ async fn schedules_are_defined_checked_and_listed_through_the_api() {
         listed.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         ["nightly"]
     );
+
+    // The CLI: the table, the coming fires in both clocks, pause, and a backfill.
+    let table = cli(&app, &["schedules"]);
+    assert!(
+        table.contains("nightly") && table.contains("cron 30 2 * * *"),
+        "{table}"
+    );
+    let next = cli(&app, &["schedules", "next", "nightly", "--count", "2"]);
+    assert_eq!(
+        next.matches("-04:00").count() + next.matches("-05:00").count(),
+        2,
+        "{next}"
+    );
+    assert!(cli(&app, &["schedules", "pause", "nightly"]).contains("paused"));
+    let backfill = cli(
+        &app,
+        &[
+            "schedules",
+            "backfill",
+            "nightly",
+            "--from",
+            "2026-11-01T00:00:00Z",
+            "--to",
+            "2026-11-03T23:00:00Z",
+        ],
+    );
+    assert!(backfill.contains("3 fires, 0 runs made"), "{backfill}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
