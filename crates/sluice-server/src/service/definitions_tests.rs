@@ -197,16 +197,14 @@ fn schedule_files_read_cron_or_frequency_and_name_each_bad_field() {
             "end:",
         ),
     ] {
-        let problems = parse_file("schedules/bad.toml", file).err().expect(file);
+        let problems = parse_file("schedules/bad.toml", file).expect_err(file);
         assert!(
             problems.iter().any(|p| p.starts_with(field)),
             "{field}: {problems:?}"
         );
     }
     let task = format!("schedules = [\"nightly\", {{ schedule = \"nightly\" }}]\n{MTT}");
-    let problems = parse_file("sales/t.toml", &task)
-        .err()
-        .expect("named twice");
+    let problems = parse_file("sales/t.toml", &task).expect_err("named twice");
     assert!(
         problems.iter().any(|p| p.contains("named twice")),
         "{problems:?}"
