@@ -1,6 +1,7 @@
 //! Reading one definition file: TOML into a task or connection as written by people, every
 //! problem reported as `field: message`.
 
+use super::at_path;
 use super::schedules::ScheduleSpec;
 use super::task_checks::check_definition;
 use crate::domain::task::{self, DEFAULT_FOLDER, OnBusy, RetryPolicy, RunPolicy};
@@ -379,15 +380,5 @@ fn parse_schedule(
             problems.extend(found);
             None
         }
-    }
-}
-
-/// `field: message`, or just the message for a problem of the whole object (serde's path `.`).
-pub(super) fn at_path(path: &serde_path_to_error::Path, inner: &impl std::fmt::Display) -> String {
-    let path = path.to_string();
-    if path == "." {
-        inner.to_string()
-    } else {
-        format!("{path}: {inner}")
     }
 }

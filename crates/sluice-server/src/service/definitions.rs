@@ -3,6 +3,7 @@
 //! `<file>: <field>: <message>`), and exporting back to files; reading one file is
 //! [`super::definition_files`], checking a task [`super::task_checks`].
 
+pub use super::Change;
 pub use super::definition_export::{schedule_to_toml, task_to_toml};
 pub use super::definition_files::{ConnectionSpec, Parsed, Problems, TaskSpec, parse_file};
 pub use super::task_checks::check_definition;
@@ -213,23 +214,6 @@ impl App {
             }
         }
         report
-    }
-}
-
-/// What a put did.
-pub enum Change {
-    Created,
-    Updated,
-    Unchanged,
-}
-
-impl Change {
-    fn record(self, report: &mut ApplyReport, label: String) {
-        match self {
-            Change::Created => report.created.push(label),
-            Change::Updated => report.updated.push(label),
-            Change::Unchanged => report.unchanged.push(label),
-        }
     }
 }
 

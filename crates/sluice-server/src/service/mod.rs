@@ -80,6 +80,33 @@ impl From<StoreError> for ServiceError {
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
+/// What a put of a definition did.
+pub enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Change {
+    fn record(self, report: &mut sluice_types::ApplyReport, label: String) {
+        match self {
+            Change::Created => report.created.push(label),
+            Change::Updated => report.updated.push(label),
+            Change::Unchanged => report.unchanged.push(label),
+        }
+    }
+}
+
+/// `field: message`, or just the message for a problem of the whole object (serde's path `.`).
+fn at_path(path: &serde_path_to_error::Path, inner: &impl std::fmt::Display) -> String {
+    let path = path.to_string();
+    if path == "." {
+        inner.to_string()
+    } else {
+        format!("{path}: {inner}")
+    }
+}
+
 /// The application: shared by every request handler.
 #[derive(Clone)]
 pub struct App {

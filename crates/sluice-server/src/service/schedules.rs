@@ -3,8 +3,7 @@
 //! domain's ([`crate::domain::schedule`]); making its fires is the store's firing pass, which
 //! the worker's scheduler drives.
 
-use super::definitions::Change;
-use super::{App, Principal, Result, ServiceError};
+use super::{App, Change, Principal, Result, ServiceError};
 use crate::domain::schedule::{
     CatchUp, DEFAULT_CATCH_UP_WINDOW_SECS, MAX_CATCH_UP_WINDOW_SECS, Rule, Schedule, Timing,
 };
@@ -40,7 +39,7 @@ pub fn spec_from_input(input: ScheduleInput) -> std::result::Result<ScheduleSpec
         (None, Some(f)) => match serde_path_to_error::deserialize(f) {
             Ok(f) => Some(Rule::Frequency(f)),
             Err(e) => {
-                problems.push(super::definition_files::at_path(e.path(), e.inner()));
+                problems.push(super::at_path(e.path(), e.inner()));
                 None
             }
         },

@@ -1,7 +1,8 @@
 //! Static checks of a task's definition: its type's definition reads and holds together (each
 //! problem as `field: message`), and the files a mapping reads exist.
 
-use super::definition_files::{Problems, TaskSpec, at_path};
+use super::at_path;
+use super::definition_files::{Problems, TaskSpec};
 use super::load_checks;
 use crate::domain::code::CodeDef;
 use crate::domain::load::{MaskingDef, ReplicationDef, SyncDef};
