@@ -283,6 +283,24 @@ impl App {
         Ok((fires.len(), fired))
     }
 
+    /// Puts a task on the given schedules (replacing those it named), as IICS clients attach a
+    /// schedule to a task. The task keeps its origin: a task from a definition file gets its
+    /// file's schedules back when the directory is loaded again.
+    pub async fn set_task_schedules(
+        &self,
+        who: &Principal,
+        task: &crate::domain::Task,
+        bindings: Vec<ScheduleBinding>,
+    ) -> Result<crate::domain::Task> {
+        who.require(Role::Designer)?;
+        self.check_bindings(task.org_id, &bindings).await?;
+        let mut changed = task.clone();
+        changed.policy.schedules = bindings;
+        changed.updated_at = Utc::now();
+        self.store.update_task(&changed).await?;
+        Ok(changed)
+    }
+
     /// Refuses a task naming a schedule its org does not have.
     pub(super) async fn check_bindings(
         &self,

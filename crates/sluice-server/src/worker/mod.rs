@@ -123,6 +123,7 @@ impl Worker {
 
     async fn claim_loop(self: Arc<Self>, h: WorkerHandle) {
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut ended = self.events.subscribe_ended();
         loop {
             let first = tokio::select! {
                 p = slots.clone().acquire_owned() => p.expect("never closed"),
@@ -142,6 +143,9 @@ impl Worker {
                     drop(permits);
                     tokio::select! {
                         _ = self.events.queued_run() => {}
+                        // An end may free the next queued run of a task that runs one at a time
+                        // (`on_busy = "queue"`, `cancel_previous`).
+                        _ = ended.recv() => {}
                         _ = tokio::time::sleep(self.config.poll()) => {}
                         _ = h.shutdown.cancelled() => return,
                     }

@@ -273,4 +273,28 @@ async fn iics_clients_manage_schedules_and_see_scheduled_runs() {
         ),
         (Some("SCHEDULER"), Some("tick"))
     );
+
+    // Attaching a schedule to a task as IICS does: `scheduleId` on the v2 task object.
+    let path = format!("/api/v2/mttask/{}", ticked.iics_task_id);
+    let attached = iics
+        .post(&path, json!({"@type": "mtTask", "scheduleId": made["id"]}))
+        .header("Update-Mode", "PARTIAL")
+        .expect(200)
+        .await;
+    assert_eq!(attached["scheduleId"], made["id"], "{attached}");
+    assert_eq!(iics.get(&path).expect(200).await["scheduleId"], made["id"]);
+    let task: sluice_types::TaskView = app
+        .get(&format!("/api/v1/tasks/{}", ticked.id))
+        .typed()
+        .expect(200)
+        .await;
+    let names: Vec<&str> = task.schedules.iter().map(|b| b.schedule.as_str()).collect();
+    assert_eq!(names, ["Weekday 6am"]);
+    let unknown = iics.post(&path, json!({"scheduleId": "nope"})).send().await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    let detached = iics
+        .post(&path, json!({"scheduleId": null}))
+        .expect(200)
+        .await;
+    assert!(detached.get("scheduleId").is_none(), "{detached}");
 }

@@ -17,6 +17,7 @@ mod schedule_shape;
 mod schedules;
 mod session;
 mod sessions;
+mod task_schedules;
 mod taskflows;
 mod tasks;
 mod tf_status;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<App> {
         .merge(taskflows::routes())
         .merge(code_tasks::routes())
         .merge(schedules::routes())
+        .merge(task_schedules::routes())
         .layer(axum::middleware::from_fn(xml::negotiate))
 }
 
