@@ -93,8 +93,11 @@ async fn fire(
             return tx.advance(schedule.id, None, schedule.last_fire_at).await;
         }
     };
-    let window =
-        Duration::seconds(i64::try_from(schedule.catch_up_window_secs).unwrap_or(i64::MAX));
+    // Bounded when written (31 days at most); a row beyond chrono's range reads as that bound.
+    let window = i64::try_from(schedule.catch_up_window_secs)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .unwrap_or(Duration::days(31));
     let blacked_out = |t: DateTime<Utc>| blackouts.iter().any(|b| b.holds(t));
     let plan = firing::plan_outside(&timing, schedule.catch_up, window, due, now, blacked_out);
     if plan.skipped > 0 {

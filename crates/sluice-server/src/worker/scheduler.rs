@@ -18,6 +18,11 @@ impl Worker {
     /// Fires every schedule due at `now` and wakes the claim loop for the runs made; answers
     /// what the pass did. The scheduler loop's work, for tests that drive it step by step.
     pub async fn fire_schedules(&self, now: DateTime<Utc>) -> Result<Fired, StoreError> {
+        // A read first: a poll with nothing due takes no write transaction (SQLite has one
+        // writer, and the run lifecycle needs it).
+        if !matches!(self.store.next_schedule_fire().await?, Some(at) if at <= now) {
+            return Ok(Fired::default());
+        }
         let fired = self.store.fire_schedules(now, BATCH).await?;
         if !fired.runs.is_empty() {
             self.events.run_queued();
