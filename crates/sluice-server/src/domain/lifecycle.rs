@@ -52,6 +52,18 @@ pub struct Change {
     pub retry: Option<NewRun>,
 }
 
+impl Change {
+    /// The callback an end queues when its retry cannot be (the task was deleted meanwhile):
+    /// the failure is then the last attempt, and its caller must hear of it.
+    pub fn callback_without_retry(&self) -> Option<QueuedCallback> {
+        let due = self.run.ended_at?;
+        self.run
+            .callback_url
+            .clone()
+            .map(|url| QueuedCallback { url, due })
+    }
+}
+
 /// A run asked for, and what its store must do with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Created {

@@ -55,14 +55,7 @@ async fn write_change(tx: &mut Transaction<'_, Postgres>, change: &Change) -> Re
     if let Some(retry) = &change.retry
         && !queue_retry(tx, &change.run, retry).await?
     {
-        callback = change
-            .run
-            .callback_url
-            .clone()
-            .map(|url| lifecycle::QueuedCallback {
-                url,
-                due: change.run.ended_at.unwrap_or_else(Utc::now),
-            });
+        callback = change.callback_without_retry();
     }
     if let Some(cb) = &callback {
         sqlx::query(
