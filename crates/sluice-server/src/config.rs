@@ -47,6 +47,21 @@ pub struct Config {
     /// (`[orgs.<name>]`: `file_roots`, `env`); see `domain::org_grants`. Nothing by default.
     #[serde(default)]
     pub orgs: BTreeMap<String, OrgGrants>,
+    /// What `GET /metrics` labels (`[metrics]`).
+    #[serde(default)]
+    pub metrics: crate::telemetry::MetricsConfig,
+    /// The web monitor (`[ui]`).
+    #[serde(default)]
+    pub ui: UiConfig,
+}
+
+/// `[ui]`: the web monitor at `/ui`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UiConfig {
+    /// Marks the session cookie `Secure` (sent over HTTPS only): set it when browsers reach the
+    /// node through HTTPS (a proxy that terminates TLS in front of it).
+    #[serde(default)]
+    pub secure_cookie: bool,
 }
 
 /// Where Spark is, for `spark` code tasks.
@@ -272,6 +287,8 @@ impl Default for Config {
             signin: SigninConfig::default(),
             runtime_environments: BTreeMap::new(),
             orgs: BTreeMap::new(),
+            metrics: Default::default(),
+            ui: Default::default(),
         }
     }
 }

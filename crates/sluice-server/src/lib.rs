@@ -4,7 +4,8 @@
 //! Layers, from the outside in: `api` (HTTP surfaces) → `service` (the operations every surface
 //! shares) → `store` (persistence) and `worker` (claims and runs) → `engine` (moves data) →
 //! `domain` (pure types and rules). `notify` delivers callbacks. `events` tells the parts of
-//! one node what the others did (a run queued or ended, a callback queued).
+//! one node what the others did (a run queued or ended, a callback queued). `telemetry` counts
+//! what happens, for Prometheus.
 
 pub mod api;
 pub mod config;
@@ -15,4 +16,5 @@ pub mod notify;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod worker;

@@ -9,6 +9,7 @@ use crate::events::Events;
 use crate::notify::{self, Notifier};
 use crate::service::{App, SigninState};
 use crate::store::{self, Store, Wake, secret_key};
+use crate::telemetry::Telemetry;
 use crate::worker::Worker;
 use anyhow::Context;
 use std::fs::File;
@@ -92,6 +93,8 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         .ensure_org(ids::default_org_id(), DEFAULT_ORG)
         .await?
         .id;
+    let telemetry = Telemetry::new(&config.metrics);
+    store.observe(telemetry.clone());
     let events = Events::new();
     forward_wake_ups(store.as_ref(), &events);
     let callback_policy = Arc::new(
@@ -107,6 +110,7 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         spark: config.spark.clone(),
         runtime_envs: Arc::new(config.runtime_environments.clone()),
         grants: Arc::new(config.orgs.clone()),
+        telemetry: telemetry.clone(),
     };
     // Whatever this node held before it (re)started cannot be running any more.
     let boot_handle_store = store.clone();
@@ -117,6 +121,7 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
             crate::worker::LOST_REASON,
         )
         .await?;
+    telemetry.runs_lost(resolved.len());
     if !resolved.is_empty() {
         tracing::warn!(
             count = resolved.len(),
@@ -132,6 +137,7 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         events: events.clone(),
         callback_policy: callback_policy.clone(),
         signin: Arc::new(SigninState::new(&config.signin)),
+        telemetry: telemetry.clone(),
     };
     app.bootstrap_admin(&config.data_dir).await?;
 
@@ -159,6 +165,7 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         events,
         policy: callback_policy,
         bodies: api::callback_bodies(&app),
+        telemetry,
     })
     .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     let notifier = tokio::spawn(notifier.run(notifier_stop.clone()));

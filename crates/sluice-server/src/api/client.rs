@@ -33,7 +33,7 @@ pub fn client_of(parts: &Parts, app: &App) -> Client {
         .map(|u| u.0.path())
         .unwrap_or_else(|| parts.uri.path());
     let surface = match PathSurface::of_path(path) {
-        PathSurface::Native => Surface::Native,
+        PathSurface::Native | PathSurface::Monitor => Surface::Native,
         PathSurface::IicsV2 => Surface::IicsV2,
         PathSurface::IicsV3 => Surface::IicsV3,
         PathSurface::Starfish => Surface::Starfish,

@@ -1,5 +1,6 @@
 //! `GET /healthz`: 200 while the process serves HTTP (liveness). `GET /readyz`: 200 while this
-//! node can do work, 503 while its store does not answer (it resumes by itself).
+//! node can do work; 503 while its store does not answer (it resumes by itself) or the store's
+//! schema is behind this build (a migration not applied).
 
 use crate::service::App;
 use axum::extract::State;
@@ -29,10 +30,13 @@ pub async fn health() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses(
         (status = 200, description = "This node's store answers: it can take work", body = Readiness),
-        (status = 503, description = "The store does not answer; the node retries by itself", body = Readiness)))]
+        (status = 503, description = "The store does not answer (the node retries by itself), or its schema is behind this build", body = Readiness)))]
 pub async fn ready(State(app): State<App>) -> (StatusCode, Json<Readiness>) {
-    let store = match tokio::time::timeout(STORE_PATIENCE, app.store.ping()).await {
-        Ok(Ok(())) => Ok(()),
+    let store = match tokio::time::timeout(STORE_PATIENCE, app.store.pending_migrations()).await {
+        Ok(Ok(pending)) if pending.is_empty() => Ok(()),
+        Ok(Ok(pending)) => Err(format!(
+            "the schema is behind this build: migrations {pending:?} are not applied"
+        )),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {}s", STORE_PATIENCE.as_secs())),
     };

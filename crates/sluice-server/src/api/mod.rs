@@ -12,6 +12,7 @@ mod extract;
 mod failure;
 mod health;
 pub mod iics;
+mod metrics;
 mod openapi;
 mod openapi_policy;
 mod request_log;
@@ -20,6 +21,7 @@ mod schedules;
 pub mod starfish;
 mod surface;
 mod tasks;
+mod ui;
 mod xml;
 
 pub use client::{RequestClient, client_of};
@@ -140,9 +142,11 @@ pub fn router(app: App) -> Router {
     let body_limit = app.config.max_body_bytes;
     Router::new()
         .merge(health::routes())
+        .merge(metrics::routes())
         .nest("/api/v1", v1)
         .merge(iics::routes())
         .merge(starfish::routes())
+        .merge(ui::routes())
         // Plain answers: `surface::shape_errors` gives them the shape of the surface asked.
         .fallback(|| async { StatusCode::NOT_FOUND })
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })

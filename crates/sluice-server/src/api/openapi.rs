@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
         connections::list, connections::create, connections::read, connections::update,
         connections::remove, connections::check,
         definitions::apply, definitions::export,
-        runs::start, runs::list, runs::read, runs::stop, runs::log, runs::rejects, runs::wait,
+        runs::start, runs::list, runs::read, runs::stop, runs::rerun, runs::log, runs::rejects, runs::wait,
         callbacks::list, callbacks::resend,
         schedules::list, schedules::create, schedules::read, schedules::update,
         schedules::remove, schedules::pause, schedules::resume, schedules::next,

@@ -90,6 +90,7 @@ pub const ROLES: &[(&str, &str, Option<Role>)] = &[
     ("get", "/api/v1/runs", Some(Role::Monitor)),
     ("get", "/api/v1/runs/{run}", Some(Role::Monitor)),
     ("post", "/api/v1/runs/{run}/stop", Some(Role::Operator)),
+    ("post", "/api/v1/runs/{run}/rerun", Some(Role::Operator)),
     ("get", "/api/v1/runs/{run}/log", Some(Role::Monitor)),
     ("get", "/api/v1/runs/{run}/rejects", Some(Role::Monitor)),
     ("get", "/api/v1/runs/{run}/wait", Some(Role::Monitor)),

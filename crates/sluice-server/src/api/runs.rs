@@ -23,6 +23,7 @@ pub fn routes() -> Router<App> {
         .route("/runs", get(list).post(start))
         .route("/runs/{run}", get(read))
         .route("/runs/{run}/stop", post(stop))
+        .route("/runs/{run}/rerun", post(rerun))
         .route("/runs/{run}/log", get(log))
         .route("/runs/{run}/rejects", get(rejects))
         .route("/runs/{run}/wait", get(wait))
@@ -168,6 +169,22 @@ pub async fn stop(
     let run = app.find_run(who.org_id(), &reference).await?;
     let run = app.stop_run(&who, run.id, mode).await?;
     Ok(Json(app.run_view(&run).await))
+}
+
+/// Starts the run's task again with the run's parameters and callback URL, as a new run (201).
+/// Built-in run options of the first start (a Starfish row range) are not carried.
+#[utoipa::path(post, path = "/api/v1/runs/{run}/rerun", tag = "runs",
+    params(("run" = String, Path, description = "run id or external id")), security(("bearer" = [])),
+    responses((status = 201, body = RunView), (status = 404, body = sluice_types::ErrorBody),
+        (status = 409, body = sluice_types::ErrorBody)))]
+pub async fn rerun(
+    State(app): State<App>,
+    Auth(who): Auth,
+    ApiPath(reference): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<RunView>)> {
+    let run = app.find_run(who.org_id(), &reference).await?;
+    let run = app.rerun(&who, run.id).await?;
+    Ok((StatusCode::CREATED, Json(app.run_view(&run).await)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -18,6 +18,8 @@ pub enum Surface {
     IicsV2,
     IicsV3,
     Starfish,
+    /// The web monitor, `/ui`: errors are HTML pages.
+    Monitor,
 }
 
 impl Surface {
@@ -32,6 +34,8 @@ impl Surface {
             Surface::IicsV2
         } else if lower == "/token" || lower.starts_with("/v1/") {
             Surface::Starfish
+        } else if lower == "/ui" || lower.starts_with("/ui/") {
+            Surface::Monitor
         } else {
             Surface::Native
         }
@@ -51,6 +55,7 @@ pub fn error_response(
         Surface::IicsV2 => super::iics::error_response(status, message, false, headers),
         Surface::IicsV3 => super::iics::error_response(status, message, true, headers),
         Surface::Starfish => super::starfish::error_response(status, message, headers),
+        Surface::Monitor => super::ui::error_response(status, &message),
     }
 }
 
@@ -68,12 +73,13 @@ fn native_code(status: StatusCode) -> &'static str {
     }
 }
 
-/// Whether a handler already shaped this answer (every surface answers JSON or XML).
+/// Whether a handler already shaped this answer (the APIs answer JSON or XML, the monitor
+/// HTML).
 fn shaped(resp: &Response) -> bool {
     resp.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json") || v.contains("xml"))
+        .is_some_and(|v| v.contains("json") || v.contains("xml") || v.contains("html"))
 }
 
 /// The message for an unshaped error: the framework's text, or what the status means.

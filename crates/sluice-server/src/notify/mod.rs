@@ -21,6 +21,7 @@ use crate::config::NotifyConfig;
 use crate::domain::{LogLevel, NewLogLine};
 use crate::events::Events;
 use crate::store::{Attempt, Callback, Delivery, Store};
+use crate::telemetry::{CallbackOutcome, Telemetry};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub struct Setup {
     /// Where callbacks may go: the same policy the runs' starts judged their URLs by.
     pub policy: Arc<Policy>,
     pub bodies: Bodies,
+    pub telemetry: Telemetry,
 }
 
 pub struct Notifier {
@@ -55,6 +57,7 @@ pub struct Notifier {
     keys: BTreeMap<String, Vec<u8>>,
     /// How long a claim lasts: longer than an attempt may take.
     lease: Duration,
+    telemetry: Telemetry,
 }
 
 impl Notifier {
@@ -84,6 +87,7 @@ impl Notifier {
             node: setup.node,
             events: setup.events,
             bodies: setup.bodies,
+            telemetry: setup.telemetry,
             client,
         })
     }
@@ -151,6 +155,7 @@ impl Notifier {
         };
         let ended_at = Utc::now();
         let number = cb.attempts + 1;
+        let attempt_error = error.is_some();
         let (delivery, level, message) = match error.clone() {
             None => (
                 Delivery::Delivered,
@@ -185,6 +190,14 @@ impl Notifier {
                 ),
             },
         };
+        self.telemetry.callback_attempt(if attempt_error {
+            CallbackOutcome::Failed
+        } else {
+            CallbackOutcome::Delivered
+        });
+        if matches!(delivery, Delivery::GiveUp { .. }) {
+            self.telemetry.callback_given_up();
+        }
         let attempt = Attempt {
             number,
             started_at,

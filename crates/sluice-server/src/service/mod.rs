@@ -8,11 +8,12 @@ mod auth;
 pub mod blackouts;
 mod callbacks;
 mod checks;
-mod definition_export;
+pub mod definition_export;
 mod definition_files;
 pub mod definitions;
 mod files;
 mod load_checks;
+pub mod monitor;
 pub mod runs;
 pub mod schedules;
 pub mod signin;
@@ -120,4 +121,6 @@ pub struct App {
     pub callback_policy: Arc<crate::notify::Policy>,
     /// Sign-in throttling and the audit log's bound on failures, on this node.
     pub signin: Arc<SigninState>,
+    /// This node's metrics (`GET /metrics`).
+    pub telemetry: crate::telemetry::Telemetry,
 }

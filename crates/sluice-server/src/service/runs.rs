@@ -248,6 +248,13 @@ impl App {
         if run.state == RunState::Stopping {
             self.worker.signal_stop(id, mode);
         } else if run.state.is_terminal() {
+            let task = self
+                .store
+                .get_task(run.org_id, run.task_id)
+                .await
+                .ok()
+                .flatten();
+            self.telemetry.run_ended(&run, task.as_ref());
             self.events.run_ended(id);
         }
         Ok(run)

@@ -169,8 +169,47 @@ fn now_micros() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
+/// Times store operations for the node's metrics, once the node hands it its telemetry (shared
+/// by the clones of a store).
+#[derive(Default, Clone)]
+pub(crate) struct Meter(std::sync::Arc<std::sync::OnceLock<crate::telemetry::Telemetry>>);
+
+impl Meter {
+    fn observe(&self, telemetry: crate::telemetry::Telemetry) {
+        let _ = self.0.set(telemetry);
+    }
+
+    async fn time<T>(&self, op: &'static str, work: impl std::future::Future<Output = T>) -> T {
+        let Some(telemetry) = self.0.get() else {
+            return work.await;
+        };
+        let started = std::time::Instant::now();
+        let out = work.await;
+        telemetry.store_query(op, started.elapsed());
+        out
+    }
+}
+
+/// The versions of `migrator`'s migrations missing from `applied`: a database a node of an older
+/// build migrated, or one whose migrations a failed start left half done.
+fn missing_migrations(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> Vec<i64> {
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect()
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Hands the store the node's metrics, to time each operation with.
+    fn observe(&self, telemetry: crate::telemetry::Telemetry);
+
+    /// Migrations this build has that the database has not applied: empty when the schema is
+    /// the one this build expects (readiness).
+    async fn pending_migrations(&self) -> Result<Vec<i64>>;
+
     /// Lets go of every connection (writing out what is buffered); the store is not used after.
     async fn close(&self);
 
@@ -254,6 +293,10 @@ pub trait Store: Send + Sync + 'static {
     async fn get_run_by_external_id(&self, org_id: Uuid, external_id: &str) -> Result<Option<Run>>;
     async fn get_run_by_number(&self, task_id: Uuid, run_number: i64) -> Result<Option<Run>>;
     async fn list_runs(&self, org_id: Uuid, filter: &RunFilter) -> Result<Vec<Run>>;
+    /// How many runs of the org the filter selects, by state (its states and paging aside).
+    async fn count_runs(&self, org_id: Uuid, filter: &RunFilter) -> Result<Vec<(RunState, i64)>>;
+    /// Unfinished runs of every org, by state (the queue, for metrics).
+    async fn count_active_runs(&self) -> Result<Vec<(RunState, i64)>>;
     /// Atomically moves up to `limit` of the oldest queued runs to `starting`, held by `node` for
     /// `lease` from `now` (the caller's clock, so tests can move it), in one write; oldest first.
     async fn claim_runs(
@@ -326,6 +369,8 @@ pub trait Store: Send + Sync + 'static {
         min_level: LogLevel,
         limit: i64,
     ) -> Result<Vec<LogLine>>;
+    /// The lines of a run's log a search selects, oldest first.
+    async fn search_log(&self, run_id: Uuid, search: &LogSearch) -> Result<Vec<LogLine>>;
 
     // --- run files ------------------------------------------------------------------------
     /// Keeps chunk `chunk` (from 0) of a file a run left (its rejected rows), replacing one of

@@ -295,3 +295,14 @@ pub(crate) fn conflict_on_unique(e: sqlx::Error, msg: impl FnOnce() -> String) -
         StoreError::from(e)
     }
 }
+
+/// `(state, count)` rows of a count grouped by state.
+pub fn state_counts(rows: impl Iterator<Item = (String, i64)>) -> Result<Vec<(RunState, i64)>> {
+    rows.map(|(state, n)| {
+        let state = state
+            .parse::<RunState>()
+            .map_err(|e| StoreError::Corrupt(format!("runs.state: {e}")))?;
+        Ok((state, n))
+    })
+    .collect()
+}

@@ -23,6 +23,12 @@ pub struct RunFilter {
     pub started_from: Option<DateTime<Utc>>,
     /// ...and at or before this one.
     pub started_to: Option<DateTime<Utc>>,
+    /// Only runs of tasks in this folder.
+    pub folder: Option<String>,
+    /// Only runs started this way.
+    pub trigger: Option<crate::domain::Trigger>,
+    /// Only runs this node claimed.
+    pub node: Option<String>,
 }
 
 /// Filters for reading the audit log; all optional, newest first.
@@ -168,4 +174,19 @@ pub struct RefusedFire {
     pub reason: String,
     /// The task skips such fires by choice (`on_busy = "skip"`): not worth a warning.
     pub quiet: bool,
+}
+
+/// Which lines of a run's log to read (the monitor's log view).
+#[derive(Debug, Clone)]
+pub struct LogSearch {
+    /// Lines after this sequence number...
+    pub after: i64,
+    /// ...and before this one.
+    pub before: Option<i64>,
+    pub min_level: crate::domain::LogLevel,
+    /// Only lines containing this text, ignoring case.
+    pub contains: Option<String>,
+    pub limit: i64,
+    /// The last `limit` lines of the range rather than the first (still answered oldest first).
+    pub last: bool,
 }

@@ -38,6 +38,7 @@ impl Worker {
         let counters = Arc::new(LiveCounters::default());
 
         let mut slot = Some(slot);
+        let mut task = None;
         let end = self
             .drive(
                 &run,
@@ -45,7 +46,7 @@ impl Worker {
                 log.clone(),
                 counters.clone(),
                 h,
-                &mut slot,
+                (&mut slot, &mut task),
             )
             .await;
         drop(slot);
@@ -58,7 +59,9 @@ impl Worker {
             Some(mut end) => {
                 super::run_files::keep_rejects(self.store.as_ref(), &self.data_dir, run_id).await;
                 end.log = tail;
-                self.record_end(run_id, end).await;
+                if let Some(ended) = self.record_end(run_id, end).await {
+                    self.telemetry.run_ended(&ended, task.as_ref());
+                }
             }
             None => {
                 if let Err(e) = self.store.append_log(run_id, &tail).await {
@@ -71,22 +74,27 @@ impl Worker {
 
     /// Writes the run's end, retrying while the store is unreachable (a database restart) for as
     /// long as the lease would have lasted: past that, another node resolves the run as lost.
-    async fn record_end(&self, run_id: uuid::Uuid, end: RunEnd) {
+    async fn record_end(&self, run_id: uuid::Uuid, end: RunEnd) -> Option<Run> {
         let ended = patiently(self.config.lease(), "recording a run's end", || {
             self.store
                 .finish_run(run_id, &self.node, end.clone(), Utc::now())
         })
         .await;
-        if let Err(e) = ended {
-            tracing::error!(run = %run_id, error = %e, "recording a run's end failed");
-            // The end is not this node's to write any more; its last lines still tell what
-            // happened here.
-            let _ = self.store.append_log(run_id, &end.log).await;
+        match ended {
+            Ok(run) => Some(run),
+            Err(e) => {
+                tracing::error!(run = %run_id, error = %e, "recording a run's end failed");
+                // The end is not this node's to write any more; its last lines still tell
+                // what happened here.
+                let _ = self.store.append_log(run_id, &end.log).await;
+                None
+            }
         }
     }
 
     /// Runs the task; answers how the run ended, or None when the lease was lost (another node
-    /// resolved the run and this one must not write to it).
+    /// resolved the run and this one must not write to it). `held` is the run's slot (a taskflow
+    /// gives it back) and where the task goes once loaded.
     async fn drive(
         &self,
         run: &Run,
@@ -94,8 +102,9 @@ impl Worker {
         log: RunLog,
         counters: Arc<LiveCounters>,
         h: &WorkerHandle,
-        slot: &mut Option<OwnedSemaphorePermit>,
+        held: (&mut Option<OwnedSemaphorePermit>, &mut Option<Task>),
     ) -> Option<RunEnd> {
+        let (slot, loaded) = held;
         let fail = |msg: String, counters: &LiveCounters| {
             Some(RunEnd {
                 event: RunEvent::Fail,
@@ -118,6 +127,7 @@ impl Worker {
             }
             Err(e) => return fail(format!("Loading the task failed: {e}"), &counters),
         };
+        *loaded = Some(task.clone());
         let ctx = match self
             .context(run, &task, signal.clone(), log.clone(), counters.clone())
             .await
@@ -128,6 +138,8 @@ impl Worker {
                 return fail(msg, &counters);
             }
         };
+        self.telemetry
+            .run_started(run, &task, queued_for(run), claimed_for(run));
         log.info(format!(
             "Run {} of {} `{}` started on node {} by {}",
             run.run_number,
@@ -497,4 +509,21 @@ fn file_roots(
         roots.insert(c.name.clone(), root);
     }
     roots
+}
+
+/// How long a run waited to be claimed: from when it could first be (accepted, or its retry's
+/// delay over) to its claim.
+fn queued_for(run: &Run) -> Duration {
+    let ready = run
+        .not_before
+        .map_or(run.created_at, |t| t.max(run.created_at));
+    let claimed = run.started_at.unwrap_or(ready);
+    (claimed - ready).to_std().unwrap_or_default()
+}
+
+/// How long a claimed run took to be ready to go (its task loaded, its context prepared).
+fn claimed_for(run: &Run) -> Duration {
+    run.started_at
+        .and_then(|at| (Utc::now() - at).to_std().ok())
+        .unwrap_or_default()
 }

@@ -73,6 +73,8 @@ pub struct Worker {
     pub runtime_envs: Arc<std::collections::BTreeMap<String, RuntimeEnvironment>>,
     /// What the operator lets each org's API-defined objects reach, by org name.
     pub grants: Arc<std::collections::BTreeMap<String, crate::domain::org_grants::OrgGrants>>,
+    /// What this node counts: runs begun and ended here, runs it resolved as lost, fires.
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 impl Worker {
@@ -202,7 +204,15 @@ impl Worker {
             Ok(runs) => {
                 for run in &runs {
                     tracing::warn!(run = %run.id, "resolved a run whose node was lost");
+                    let task = self
+                        .store
+                        .get_task(run.org_id, run.task_id)
+                        .await
+                        .ok()
+                        .flatten();
+                    self.telemetry.run_ended(run, task.as_ref());
                 }
+                self.telemetry.runs_lost(runs.len());
                 self.events.runs_ended(runs.iter().map(|r| r.id));
             }
             Err(e) => tracing::error!(error = %e, "resolving lost runs failed"),

@@ -5,6 +5,7 @@
 
 use super::{Worker, WorkerHandle};
 use crate::store::{Fired, StoreError};
+use crate::telemetry::FireOutcome;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,12 @@ impl Worker {
             return Ok(Fired::default());
         }
         let fired = self.store.fire_schedules(now, BATCH).await?;
+        let skipped = fired.skipped.iter().map(|(_, n)| *n).sum();
+        self.telemetry
+            .schedule_fires(FireOutcome::Queued, fired.runs.len() as u64);
+        self.telemetry
+            .schedule_fires(FireOutcome::Refused, fired.refused.len() as u64);
+        self.telemetry.schedule_fires(FireOutcome::Skipped, skipped);
         if !fired.runs.is_empty() {
             self.events.run_queued();
         }

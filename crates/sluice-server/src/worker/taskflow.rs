@@ -253,7 +253,12 @@ impl Worker {
                     .await
                 {
                     // A step stopped before it began ends here and now.
-                    Ok(stopped) if stopped.state.is_terminal() => self.events.run_ended(child.id),
+                    Ok(stopped) if stopped.state.is_terminal() => {
+                        let task = self.store.get_task(run.org_id, stopped.task_id).await;
+                        self.telemetry
+                            .run_ended(&stopped, task.ok().flatten().as_ref());
+                        self.events.run_ended(child.id);
+                    }
                     Ok(_) => h.signal_stop(child.id, mode),
                     Err(e) => tracing::warn!(run = %child.id, error = %e, "stopping a step"),
                 }

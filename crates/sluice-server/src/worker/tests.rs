@@ -38,6 +38,7 @@ async fn bench() -> Bench {
         spark: Default::default(),
         runtime_envs: Arc::default(),
         grants: Arc::default(),
+        telemetry: Default::default(),
     };
     Bench {
         worker,

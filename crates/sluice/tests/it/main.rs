@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod browser;
 mod callback_delivery;
 mod callbacks;
 mod cli;
@@ -16,6 +17,7 @@ mod iics_jobs;
 mod iics_xml;
 mod mapping;
 mod masking;
+mod metrics;
 mod replicate;
 mod runajob;
 mod runs;

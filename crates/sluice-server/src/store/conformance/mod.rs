@@ -8,6 +8,7 @@ mod callbacks;
 mod children;
 mod identity;
 mod logs;
+mod monitor;
 mod policies;
 mod races;
 mod retention;
@@ -53,7 +54,9 @@ macro_rules! store_conformance {
             concurrent_fires,
             busy_policies,
             retries,
-            blackouts
+            blackouts,
+            run_lists,
+            log_search
         );
     };
     (@checks $open:path; $($check:ident),* $(,)?) => {
@@ -141,6 +144,12 @@ pub mod checks {
     }
     pub async fn retries(store: &dyn Store) {
         policies::retries(store, default_org(store).await).await;
+    }
+    pub async fn run_lists(store: &dyn Store) {
+        monitor::run_lists(store, default_org(store).await).await;
+    }
+    pub async fn log_search(store: &dyn Store) {
+        monitor::log_search(store, default_org(store).await).await;
     }
 }
 

@@ -12,6 +12,7 @@ mod dispatch;
 mod identity;
 mod nodes;
 mod records;
+mod run_lists;
 mod runs;
 mod schedules;
 mod tasks;
@@ -33,6 +34,7 @@ pub struct PgStore {
     /// This process's mark on the wake-ups it sends, so it does not wake itself twice.
     instance: Uuid,
     keyring: Keyring,
+    meter: Meter,
 }
 
 /// Connections each node keeps at most.
@@ -67,6 +69,7 @@ impl PgStore {
             options,
             instance: Uuid::new_v4(),
             keyring,
+            meter: Meter::default(),
         };
         let resealed = tasks::reseal_secrets(&store).await?;
         if resealed > 0 {

@@ -258,34 +258,6 @@ pub(super) async fn get_run_by_number(
         .transpose()
 }
 
-pub(super) async fn list_runs(s: &PgStore, org_id: Uuid, f: &RunFilter) -> Result<Vec<Run>> {
-    let states: Vec<&str> = f.states.iter().map(|s| s.as_str()).collect();
-    sqlx::query(
-        "SELECT * FROM runs WHERE org_id = $1 AND ($2::uuid IS NULL OR task_id = $2)
-           AND ($3::uuid IS NULL OR id < $3)
-           AND (cardinality($4::text[]) = 0 OR state = ANY($4))
-           AND ($7::text IS NULL OR task_id IN
-                (SELECT id FROM tasks WHERE org_id = $1 AND task_type = $7))
-           AND ($8::timestamptz IS NULL OR COALESCE(started_at, created_at) >= $8)
-           AND ($9::timestamptz IS NULL OR COALESCE(started_at, created_at) <= $9)
-         ORDER BY id DESC LIMIT $5 OFFSET $6",
-    )
-    .bind(org_id)
-    .bind(f.task_id)
-    .bind(f.before)
-    .bind(&states)
-    .bind(if f.limit > 0 { f.limit } else { 100 })
-    .bind(f.offset.max(0))
-    .bind(f.task_type.map(|t| t.code()))
-    .bind(f.started_from)
-    .bind(f.started_to)
-    .fetch_all(&s.pool)
-    .await?
-    .iter()
-    .map(rows::run)
-    .collect()
-}
-
 pub(super) async fn claim_runs(
     s: &PgStore,
     node: &str,

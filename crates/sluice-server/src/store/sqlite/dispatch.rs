@@ -10,6 +10,21 @@ impl Store for SqliteStore {
         self.write.close().await;
     }
 
+    fn observe(&self, telemetry: crate::telemetry::Telemetry) {
+        self.meter.observe(telemetry);
+    }
+
+    async fn pending_migrations(&self) -> Result<Vec<i64>> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.read)
+                .await?;
+        Ok(missing_migrations(
+            &sqlx::migrate!("migrations/sqlite"),
+            &applied,
+        ))
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
@@ -27,15 +42,21 @@ impl Store for SqliteStore {
 
     // --- identity -----------------------------------------------------------------------------
     async fn ensure_org(&self, id: Uuid, name: &str) -> Result<Org> {
-        identity::ensure_org(self, id, name).await
+        self.meter
+            .time("ensure_org", identity::ensure_org(self, id, name))
+            .await
     }
 
     async fn create_org(&self, name: &str) -> Result<Org> {
-        identity::create_org(self, name).await
+        self.meter
+            .time("create_org", identity::create_org(self, name))
+            .await
     }
 
     async fn list_orgs(&self) -> Result<Vec<Org>> {
-        identity::list_orgs(self).await
+        self.meter
+            .time("list_orgs", identity::list_orgs(self))
+            .await
     }
 
     async fn create_user(
@@ -45,27 +66,51 @@ impl Store for SqliteStore {
         password_hash: &str,
         role: Role,
     ) -> Result<User> {
-        identity::create_user(self, org_id, username, password_hash, role).await
+        self.meter
+            .time(
+                "create_user",
+                identity::create_user(self, org_id, username, password_hash, role),
+            )
+            .await
     }
 
     async fn set_user_role(&self, org_id: Uuid, user_id: Uuid, role: Role) -> Result<User> {
-        identity::set_user_role(self, org_id, user_id, role).await
+        self.meter
+            .time(
+                "set_user_role",
+                identity::set_user_role(self, org_id, user_id, role),
+            )
+            .await
     }
 
     async fn set_password(&self, user_id: Uuid, password_hash: &str) -> Result<()> {
-        identity::set_password(self, user_id, password_hash).await
+        self.meter
+            .time(
+                "set_password",
+                identity::set_password(self, user_id, password_hash),
+            )
+            .await
     }
 
     async fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>> {
-        identity::user_credentials(self, username).await
+        self.meter
+            .time(
+                "user_credentials",
+                identity::user_credentials(self, username),
+            )
+            .await
     }
 
     async fn list_users(&self, org_id: Uuid) -> Result<Vec<User>> {
-        identity::list_users(self, org_id).await
+        self.meter
+            .time("list_users", identity::list_users(self, org_id))
+            .await
     }
 
     async fn create_token(&self, token: &NewToken<'_>) -> Result<()> {
-        identity::create_token(self, token).await
+        self.meter
+            .time("create_token", identity::create_token(self, token))
+            .await
     }
 
     async fn user_for_token(
@@ -73,36 +118,61 @@ impl Store for SqliteStore {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(User, Option<DateTime<Utc>>)>> {
-        identity::user_for_token(self, token_hash, now).await
+        self.meter
+            .time(
+                "user_for_token",
+                identity::user_for_token(self, token_hash, now),
+            )
+            .await
     }
 
     async fn revoke_token(&self, token_hash: &str) -> Result<bool> {
-        identity::revoke_token(self, token_hash).await
+        self.meter
+            .time("revoke_token", identity::revoke_token(self, token_hash))
+            .await
     }
 
     async fn revoke_user_tokens(&self, user_id: Uuid, name: &str) -> Result<u64> {
-        identity::revoke_user_tokens(self, user_id, name).await
+        self.meter
+            .time(
+                "revoke_user_tokens",
+                identity::revoke_user_tokens(self, user_id, name),
+            )
+            .await
     }
 
     // --- tasks --------------------------------------------------------------------------------
     async fn create_task(&self, t: &Task) -> Result<()> {
-        tasks::create_task(self, t).await
+        self.meter
+            .time("create_task", tasks::create_task(self, t))
+            .await
     }
 
     async fn update_task(&self, t: &Task) -> Result<()> {
-        tasks::update_task(self, t).await
+        self.meter
+            .time("update_task", tasks::update_task(self, t))
+            .await
     }
 
     async fn delete_task(&self, org_id: Uuid, id: Uuid) -> Result<()> {
-        tasks::delete_task(self, org_id, id).await
+        self.meter
+            .time("delete_task", tasks::delete_task(self, org_id, id))
+            .await
     }
 
     async fn get_task(&self, org_id: Uuid, id: Uuid) -> Result<Option<Task>> {
-        tasks::get_task(self, org_id, id).await
+        self.meter
+            .time("get_task", tasks::get_task(self, org_id, id))
+            .await
     }
 
     async fn get_task_by_short_id(&self, org_id: Uuid, short_id: &str) -> Result<Option<Task>> {
-        tasks::get_task_by_short_id(self, org_id, short_id).await
+        self.meter
+            .time(
+                "get_task_by_short_id",
+                tasks::get_task_by_short_id(self, org_id, short_id),
+            )
+            .await
     }
 
     async fn get_task_by_path(
@@ -111,60 +181,115 @@ impl Store for SqliteStore {
         folder: &str,
         name: &str,
     ) -> Result<Option<Task>> {
-        tasks::get_task_by_path(self, org_id, folder, name).await
+        self.meter
+            .time(
+                "get_task_by_path",
+                tasks::get_task_by_path(self, org_id, folder, name),
+            )
+            .await
     }
 
     async fn list_tasks(&self, org_id: Uuid, f: &TaskFilter) -> Result<Vec<Task>> {
-        tasks::list_tasks(self, org_id, f).await
+        self.meter
+            .time("list_tasks", tasks::list_tasks(self, org_id, f))
+            .await
     }
 
     async fn create_connection(&self, c: &Connection) -> Result<()> {
-        tasks::create_connection(self, c).await
+        self.meter
+            .time("create_connection", tasks::create_connection(self, c))
+            .await
     }
 
     async fn update_connection(&self, c: &Connection) -> Result<()> {
-        tasks::update_connection(self, c).await
+        self.meter
+            .time("update_connection", tasks::update_connection(self, c))
+            .await
     }
 
     async fn delete_connection(&self, org_id: Uuid, id: Uuid) -> Result<()> {
-        tasks::delete_connection(self, org_id, id).await
+        self.meter
+            .time(
+                "delete_connection",
+                tasks::delete_connection(self, org_id, id),
+            )
+            .await
     }
 
     async fn get_connection(&self, org_id: Uuid, id: Uuid) -> Result<Option<Connection>> {
-        tasks::get_connection(self, org_id, id).await
+        self.meter
+            .time("get_connection", tasks::get_connection(self, org_id, id))
+            .await
     }
 
     async fn get_connection_by_name(&self, org_id: Uuid, name: &str) -> Result<Option<Connection>> {
-        tasks::get_connection_by_name(self, org_id, name).await
+        self.meter
+            .time(
+                "get_connection_by_name",
+                tasks::get_connection_by_name(self, org_id, name),
+            )
+            .await
     }
 
     async fn list_connections(&self, org_id: Uuid) -> Result<Vec<Connection>> {
-        tasks::list_connections(self, org_id).await
+        self.meter
+            .time("list_connections", tasks::list_connections(self, org_id))
+            .await
     }
 
     // --- runs ---------------------------------------------------------------------------------
     async fn create_run(&self, task: &Task, new: NewRun, now: DateTime<Utc>) -> Result<Run> {
-        runs::create_run(self, task, new, now).await
+        self.meter
+            .time("create_run", runs::create_run(self, task, new, now))
+            .await
     }
 
     async fn get_run(&self, org_id: Uuid, id: Uuid) -> Result<Option<Run>> {
-        runs::get_run(self, org_id, id).await
+        self.meter
+            .time("get_run", runs::get_run(self, org_id, id))
+            .await
     }
 
     async fn get_run_any_org(&self, id: Uuid) -> Result<Option<Run>> {
-        runs::get_run_any_org(self, id).await
+        self.meter
+            .time("get_run_any_org", runs::get_run_any_org(self, id))
+            .await
     }
 
     async fn get_run_by_external_id(&self, org_id: Uuid, external_id: &str) -> Result<Option<Run>> {
-        runs::get_run_by_external_id(self, org_id, external_id).await
+        self.meter
+            .time(
+                "get_run_by_external_id",
+                runs::get_run_by_external_id(self, org_id, external_id),
+            )
+            .await
     }
 
     async fn get_run_by_number(&self, task_id: Uuid, run_number: i64) -> Result<Option<Run>> {
-        runs::get_run_by_number(self, task_id, run_number).await
+        self.meter
+            .time(
+                "get_run_by_number",
+                runs::get_run_by_number(self, task_id, run_number),
+            )
+            .await
+    }
+
+    async fn count_runs(&self, org_id: Uuid, f: &RunFilter) -> Result<Vec<(RunState, i64)>> {
+        self.meter
+            .time("count_runs", run_lists::count_runs(self, org_id, f))
+            .await
+    }
+
+    async fn count_active_runs(&self) -> Result<Vec<(RunState, i64)>> {
+        self.meter
+            .time("count_active_runs", run_lists::count_active_runs(self))
+            .await
     }
 
     async fn list_runs(&self, org_id: Uuid, f: &RunFilter) -> Result<Vec<Run>> {
-        runs::list_runs(self, org_id, f).await
+        self.meter
+            .time("list_runs", run_lists::list_runs(self, org_id, f))
+            .await
     }
 
     async fn claim_runs(
@@ -174,11 +299,18 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Run>> {
-        runs::claim_runs(self, node, lease, now, limit).await
+        self.meter
+            .time(
+                "claim_runs",
+                runs::claim_runs(self, node, lease, now, limit),
+            )
+            .await
     }
 
     async fn begin_run(&self, id: Uuid, node: &str) -> Result<Run> {
-        runs::begin_run(self, id, node).await
+        self.meter
+            .time("begin_run", runs::begin_run(self, id, node))
+            .await
     }
 
     async fn heartbeat(
@@ -189,7 +321,9 @@ impl Store for SqliteStore {
         c: Counters,
         now: DateTime<Utc>,
     ) -> Result<Heartbeat> {
-        runs::heartbeat(self, id, node, lease, c, now).await
+        self.meter
+            .time("heartbeat", runs::heartbeat(self, id, node, lease, c, now))
+            .await
     }
 
     async fn request_stop(
@@ -200,7 +334,12 @@ impl Store for SqliteStore {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<Run> {
-        runs::request_stop(self, org_id, id, mode, by, now).await
+        self.meter
+            .time(
+                "request_stop",
+                runs::request_stop(self, org_id, id, mode, by, now),
+            )
+            .await
     }
 
     async fn finish_run(
@@ -210,7 +349,9 @@ impl Store for SqliteStore {
         end: RunEnd,
         now: DateTime<Utc>,
     ) -> Result<Run> {
-        runs::finish_run(self, id, node, end, now).await
+        self.meter
+            .time("finish_run", runs::finish_run(self, id, node, end, now))
+            .await
     }
 
     async fn resolve_lost_runs(
@@ -219,7 +360,12 @@ impl Store for SqliteStore {
         node: Option<&str>,
         reason: &str,
     ) -> Result<Vec<Run>> {
-        runs::resolve_lost_runs(self, now, node, reason).await
+        self.meter
+            .time(
+                "resolve_lost_runs",
+                runs::resolve_lost_runs(self, now, node, reason),
+            )
+            .await
     }
 
     async fn put_run_file_chunk(
@@ -229,11 +375,18 @@ impl Store for SqliteStore {
         chunk: i64,
         data: &[u8],
     ) -> Result<()> {
-        logs::put_run_file_chunk(self, run_id, name, chunk, data).await
+        self.meter
+            .time(
+                "put_run_file_chunk",
+                logs::put_run_file_chunk(self, run_id, name, chunk, data),
+            )
+            .await
     }
 
     async fn list_run_files(&self, run_id: Uuid) -> Result<Vec<(String, i64)>> {
-        logs::list_run_files(self, run_id).await
+        self.meter
+            .time("list_run_files", logs::list_run_files(self, run_id))
+            .await
     }
 
     async fn read_run_file_chunk(
@@ -242,16 +395,25 @@ impl Store for SqliteStore {
         name: &str,
         chunk: i64,
     ) -> Result<Option<Vec<u8>>> {
-        logs::read_run_file_chunk(self, run_id, name, chunk).await
+        self.meter
+            .time(
+                "read_run_file_chunk",
+                logs::read_run_file_chunk(self, run_id, name, chunk),
+            )
+            .await
     }
 
     async fn purge_runs(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>> {
-        runs::purge_runs(self, before, limit).await
+        self.meter
+            .time("purge_runs", runs::purge_runs(self, before, limit))
+            .await
     }
 
     // --- children -----------------------------------------------------------------------------
     async fn put_run_child(&self, child: &RunChild) -> Result<()> {
-        children::put_run_child(self, child).await
+        self.meter
+            .time("put_run_child", children::put_run_child(self, child))
+            .await
     }
 
     async fn set_spark_progress(
@@ -260,16 +422,31 @@ impl Store for SqliteStore {
         node: &str,
         progress: &SparkProgress,
     ) -> Result<bool> {
-        children::set_spark_progress(self, run_id, node, progress).await
+        self.meter
+            .time(
+                "set_spark_progress",
+                children::set_spark_progress(self, run_id, node, progress),
+            )
+            .await
     }
 
     async fn list_run_children(&self, run_id: Uuid) -> Result<Vec<RunChild>> {
-        children::list_run_children(self, run_id).await
+        self.meter
+            .time(
+                "list_run_children",
+                children::list_run_children(self, run_id),
+            )
+            .await
     }
 
     // --- watermarks ---------------------------------------------------------------------------
     async fn get_watermark(&self, task_id: Uuid, object: &str) -> Result<Option<String>> {
-        watermarks::get_watermark(self, task_id, object).await
+        self.meter
+            .time(
+                "get_watermark",
+                watermarks::get_watermark(self, task_id, object),
+            )
+            .await
     }
 
     async fn set_watermark(
@@ -279,16 +456,34 @@ impl Store for SqliteStore {
         value: &str,
         run_id: Uuid,
     ) -> Result<()> {
-        watermarks::set_watermark(self, task_id, object, value, run_id).await
+        self.meter
+            .time(
+                "set_watermark",
+                watermarks::set_watermark(self, task_id, object, value, run_id),
+            )
+            .await
     }
 
     async fn clear_watermarks(&self, task_id: Uuid) -> Result<u64> {
-        watermarks::clear_watermarks(self, task_id).await
+        self.meter
+            .time(
+                "clear_watermarks",
+                watermarks::clear_watermarks(self, task_id),
+            )
+            .await
     }
 
     // --- logs ---------------------------------------------------------------------------------
     async fn append_log(&self, run_id: Uuid, lines: &[NewLogLine]) -> Result<()> {
-        logs::append_log(self, run_id, lines).await
+        self.meter
+            .time("append_log", logs::append_log(self, run_id, lines))
+            .await
+    }
+
+    async fn search_log(&self, run_id: Uuid, q: &LogSearch) -> Result<Vec<LogLine>> {
+        self.meter
+            .time("search_log", logs::search_log(self, run_id, q))
+            .await
     }
 
     async fn read_log(
@@ -298,7 +493,12 @@ impl Store for SqliteStore {
         min_level: LogLevel,
         limit: i64,
     ) -> Result<Vec<LogLine>> {
-        logs::read_log(self, run_id, after_seq, min_level, limit).await
+        self.meter
+            .time(
+                "read_log",
+                logs::read_log(self, run_id, after_seq, min_level, limit),
+            )
+            .await
     }
 
     async fn get_task_any_org(&self, id: Uuid) -> Result<Option<Task>> {
@@ -337,24 +537,43 @@ impl Store for SqliteStore {
 
     // --- audit log ----------------------------------------------------------------------------
     async fn append_audit(&self, event: &AuditEvent) -> Result<i64> {
-        audit::append_audit(self, event).await
+        self.meter
+            .time("append_audit", audit::append_audit(self, event))
+            .await
     }
 
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>> {
-        audit::list_audit(self, filter).await
+        self.meter
+            .time("list_audit", audit::list_audit(self, filter))
+            .await
     }
 
     // --- callbacks ----------------------------------------------------------------------------
     async fn create_schedule(&self, schedule: &Schedule) -> Result<()> {
-        schedules::create_schedule(self, schedule).await
+        self.meter
+            .time(
+                "create_schedule",
+                schedules::create_schedule(self, schedule),
+            )
+            .await
     }
 
     async fn update_schedule(&self, schedule: &Schedule) -> Result<()> {
-        schedules::update_schedule(self, schedule).await
+        self.meter
+            .time(
+                "update_schedule",
+                schedules::update_schedule(self, schedule),
+            )
+            .await
     }
 
     async fn delete_schedule(&self, org_id: Uuid, id: Uuid) -> Result<()> {
-        schedules::delete_schedule(self, org_id, id).await
+        self.meter
+            .time(
+                "delete_schedule",
+                schedules::delete_schedule(self, org_id, id),
+            )
+            .await
     }
 
     async fn find_schedules(
@@ -363,27 +582,48 @@ impl Store for SqliteStore {
         id: Option<Uuid>,
         name: Option<&str>,
     ) -> Result<Vec<Schedule>> {
-        schedules::find_schedules(self, org_id, id, name).await
+        self.meter
+            .time(
+                "find_schedules",
+                schedules::find_schedules(self, org_id, id, name),
+            )
+            .await
     }
 
     async fn fire_schedules(&self, now: DateTime<Utc>, limit: i64) -> Result<Fired> {
-        schedules::fire_schedules(self, now, limit).await
+        self.meter
+            .time(
+                "fire_schedules",
+                schedules::fire_schedules(self, now, limit),
+            )
+            .await
     }
 
     async fn next_schedule_fire(&self) -> Result<Option<DateTime<Utc>>> {
-        schedules::next_schedule_fire(self).await
+        self.meter
+            .time("next_schedule_fire", schedules::next_schedule_fire(self))
+            .await
     }
 
     async fn put_blackout(&self, blackout: &Blackout) -> Result<()> {
-        schedules::put_blackout(self, blackout).await
+        self.meter
+            .time("put_blackout", schedules::put_blackout(self, blackout))
+            .await
     }
 
     async fn delete_blackout(&self, org_id: Uuid, id: Uuid) -> Result<()> {
-        schedules::delete_blackout(self, org_id, id).await
+        self.meter
+            .time(
+                "delete_blackout",
+                schedules::delete_blackout(self, org_id, id),
+            )
+            .await
     }
 
     async fn list_blackouts(&self, org_id: Uuid) -> Result<Vec<Blackout>> {
-        schedules::list_blackouts(self, org_id).await
+        self.meter
+            .time("list_blackouts", schedules::list_blackouts(self, org_id))
+            .await
     }
 
     async fn backfill_schedule(
@@ -392,7 +632,12 @@ impl Store for SqliteStore {
         fires: &[DateTime<Utc>],
         now: DateTime<Utc>,
     ) -> Result<Fired> {
-        schedules::backfill_schedule(self, schedule, fires, now).await
+        self.meter
+            .time(
+                "backfill_schedule",
+                schedules::backfill_schedule(self, schedule, fires, now),
+            )
+            .await
     }
 
     async fn claim_callbacks(
@@ -402,30 +647,53 @@ impl Store for SqliteStore {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<Callback>> {
-        callbacks::claim_callbacks(self, node, now, limit, lease).await
+        self.meter
+            .time(
+                "claim_callbacks",
+                callbacks::claim_callbacks(self, node, now, limit, lease),
+            )
+            .await
     }
 
     async fn release_callbacks(&self, node: &str) -> Result<u64> {
-        callbacks::release_callbacks(self, node).await
+        self.meter
+            .time(
+                "release_callbacks",
+                callbacks::release_callbacks(self, node),
+            )
+            .await
     }
 
     async fn next_callback_due(&self) -> Result<Option<DateTime<Utc>>> {
-        callbacks::next_callback_due(self).await
+        self.meter
+            .time("next_callback_due", callbacks::next_callback_due(self))
+            .await
     }
 
     async fn record_delivery(&self, id: Uuid, attempt: &Attempt, delivery: Delivery) -> Result<()> {
-        callbacks::record_delivery(self, id, attempt, delivery).await
+        self.meter
+            .time(
+                "record_delivery",
+                callbacks::record_delivery(self, id, attempt, delivery),
+            )
+            .await
     }
 
     async fn get_callback(&self, id: Uuid) -> Result<Option<Callback>> {
-        callbacks::get_callback(self, id).await
+        self.meter
+            .time("get_callback", callbacks::get_callback(self, id))
+            .await
     }
 
     async fn list_callbacks(&self, run_id: Uuid) -> Result<Vec<(Callback, Vec<Attempt>)>> {
-        callbacks::list_callbacks(self, run_id).await
+        self.meter
+            .time("list_callbacks", callbacks::list_callbacks(self, run_id))
+            .await
     }
 
     async fn resend_callback(&self, id: Uuid, now: DateTime<Utc>) -> Result<Callback> {
-        callbacks::resend_callback(self, id, now).await
+        self.meter
+            .time("resend_callback", callbacks::resend_callback(self, id, now))
+            .await
     }
 }

@@ -74,6 +74,35 @@ pub(super) async fn read_log(
     .collect()
 }
 
+pub(super) async fn search_log(
+    s: &SqliteStore,
+    run_id: Uuid,
+    q: &LogSearch,
+) -> Result<Vec<LogLine>> {
+    let order = if q.last { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT * FROM run_logs WHERE run_id = ?1 AND seq > ?2 AND (?3 IS NULL OR seq < ?3)
+           AND level >= ?4 AND (?5 IS NULL OR instr(lower(message), lower(?5)) > 0)
+         ORDER BY seq {order} LIMIT ?6"
+    );
+    let mut lines = sqlx::query(&sql)
+        .bind(run_id.to_string())
+        .bind(q.after)
+        .bind(q.before)
+        .bind(q.min_level as i64)
+        .bind(q.contains.as_deref())
+        .bind(q.limit)
+        .fetch_all(&s.read)
+        .await?
+        .iter()
+        .map(rows::log_line)
+        .collect::<Result<Vec<_>>>()?;
+    if q.last {
+        lines.reverse();
+    }
+    Ok(lines)
+}
+
 pub(super) async fn put_run_file_chunk(
     s: &SqliteStore,
     run_id: Uuid,

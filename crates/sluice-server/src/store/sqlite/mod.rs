@@ -11,6 +11,7 @@ mod children;
 mod dispatch;
 mod identity;
 mod logs;
+mod run_lists;
 mod runs;
 mod schedules;
 mod tasks;
@@ -29,6 +30,7 @@ pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
     keyring: Keyring,
+    meter: Meter,
 }
 
 impl SqliteStore {
@@ -64,6 +66,7 @@ impl SqliteStore {
             write,
             read,
             keyring,
+            meter: Meter::default(),
         };
         let resealed = tasks::reseal_secrets(&store).await?;
         if resealed > 0 {

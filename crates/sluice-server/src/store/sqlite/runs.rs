@@ -256,42 +256,6 @@ pub(super) async fn get_run_by_number(
     .await
 }
 
-pub(super) async fn list_runs(s: &SqliteStore, org_id: Uuid, f: &RunFilter) -> Result<Vec<Run>> {
-    let states = if f.states.is_empty() {
-        String::new()
-    } else {
-        let list: Vec<String> = f
-            .states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
-        format!("AND state IN ({})", list.join(", "))
-    };
-    let sql = format!(
-        "SELECT * FROM runs WHERE org_id = ?1 AND (?2 IS NULL OR task_id = ?2)
-           AND (?3 IS NULL OR id < ?3) {states}
-           AND (?6 IS NULL OR task_id IN
-                (SELECT id FROM tasks WHERE org_id = ?1 AND task_type = ?6))
-           AND (?7 IS NULL OR COALESCE(started_at, created_at) >= ?7)
-           AND (?8 IS NULL OR COALESCE(started_at, created_at) <= ?8)
-         ORDER BY id DESC LIMIT ?4 OFFSET ?5"
-    );
-    sqlx::query(&sql)
-        .bind(org_id.to_string())
-        .bind(f.task_id.map(|t| t.to_string()))
-        .bind(f.before.map(|t| t.to_string()))
-        .bind(if f.limit > 0 { f.limit } else { 100 })
-        .bind(f.offset.max(0))
-        .bind(f.task_type.map(|t| t.code()))
-        .bind(f.started_from.map(micros))
-        .bind(f.started_to.map(micros))
-        .fetch_all(&s.read)
-        .await?
-        .iter()
-        .map(rows::run)
-        .collect()
-}
-
 pub(super) async fn claim_runs(
     s: &SqliteStore,
     node: &str,

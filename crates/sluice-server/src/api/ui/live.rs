@@ -1,0 +1,116 @@
+//! Server-sent events that tell a page its data changed: the page then fetches the fragment that
+//! changed (htmx, `hx-trigger="sse:changed"`). A stream looks at the store (which every node
+//! writes to), so it sees runs of every node alike. It ends after [`LIFETIME`]; the browser
+//! reconnects, which checks the session again.
+
+use super::UiResult;
+use super::filters::{PAGE, RunQuery};
+use super::session::Session;
+use crate::service::App;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use std::convert::Infallible;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Duration;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// How long one stream lasts before the browser must connect (and be authenticated) again.
+const LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// How often the runs list looks for changes.
+const LIST_EVERY: Duration = Duration::from_millis(1000);
+/// How often a run's page looks: its counters move while it runs.
+const RUN_EVERY: Duration = Duration::from_millis(250);
+
+/// `changed` at the first look (the page was rendered before the stream connected: whatever
+/// changed in between is fetched), then whenever what `probe` sees differs from what it saw last;
+/// nothing while the store does not answer (the page keeps what it shows).
+fn changes<F, Fut>(probe: F, every: Duration) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Option<u64>> + Send,
+{
+    let until = Instant::now() + LIFETIME;
+    futures::stream::unfold((probe, None::<u64>), move |(probe, mut last)| async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if Instant::now() >= until {
+                return None;
+            }
+            let Some(seen) = probe().await else { continue };
+            let changed = last != Some(seen);
+            last = Some(seen);
+            if changed {
+                // An event without data is never dispatched by a browser: it carries a token.
+                let event = Event::default().event("changed").data("1");
+                return Some((Ok(event), (probe, last)));
+            }
+        }
+    })
+}
+
+fn fingerprint(text: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// The runs page: the runs its filters select, and their counts.
+pub async fn runs(
+    State(app): State<App>,
+    session: Session,
+    Query(q): Query<RunQuery>,
+) -> UiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let org = session.who.org_id();
+    let filter = q.filter(&app, org, PAGE).await?;
+    let probe = move || {
+        let (app, filter) = (app.clone(), filter.clone());
+        async move {
+            let (runs, counts) =
+                tokio::try_join!(app.list_runs(org, &filter), app.count_runs(org, &filter)).ok()?;
+            let text = format!(
+                "{counts:?}{:?}",
+                runs.iter()
+                    .map(|r| (r.id, r.state, &r.counters, r.ended_at))
+                    .collect::<Vec<_>>()
+            );
+            Some(fingerprint(&text))
+        }
+    };
+    Ok(Sse::new(changes(probe, LIST_EVERY)).keep_alive(KeepAlive::default()))
+}
+
+/// A run's page: its state, counters, parts and callbacks.
+pub async fn run(
+    State(app): State<App>,
+    session: Session,
+    Path(id): Path<Uuid>,
+) -> UiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let org = session.who.org_id();
+    app.get_run(org, id).await?;
+    let probe = move || {
+        let app = app.clone();
+        async move {
+            let run = app.get_run(org, id).await.ok()?;
+            let children = app.store.list_run_children(id).await.ok()?;
+            let callbacks = app.run_callbacks(org, id).await.ok()?;
+            let text = format!(
+                "{:?}{:?}{:?}{:?}{:?}",
+                (run.state, &run.counters, run.ended_at, &run.error),
+                run.spark,
+                children
+                    .iter()
+                    .map(|c| (c.state, &c.counters))
+                    .collect::<Vec<_>>(),
+                callbacks
+                    .iter()
+                    .map(|(c, a)| (c.id, a.len(), &c.state))
+                    .collect::<Vec<_>>(),
+                run.stop_mode,
+            );
+            Some(fingerprint(&text))
+        }
+    };
+    Ok(Sse::new(changes(probe, RUN_EVERY)).keep_alive(KeepAlive::default()))
+}
