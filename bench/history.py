@@ -89,14 +89,14 @@ def write_history():
 
 LOG_SQL_PG = """
 INSERT INTO run_logs (run_id, seq, at, level, message)
-SELECT r.id, g, now(), CASE WHEN g %% 100 = 0 THEN 3 ELSE 1 END,
+SELECT r.id, g, now(), CASE WHEN g %% 100 = 0 THEN 30 ELSE 20 END,
        'row batch ' || g || ' written: 50000 rows, 12.3 MiB, target public.orders_' || (g %% 7)
 FROM (SELECT id FROM runs ORDER BY id LIMIT 1) r, generate_series(1, %d) g;
 ANALYZE run_logs;
 """
 
 def write_log():
-    """The oldest run gets a long log; answers its id."""
+    """The oldest run gets a long log (info lines, a warning every 100th); answers its id."""
     if args.store == "postgres":
         url = env["SLUICE_STORE"]
         subprocess.run(["psql", url, "-qc", LOG_SQL_PG % args.log_lines], check=True)
@@ -107,7 +107,7 @@ def write_log():
     (run_id,) = db.execute("SELECT id FROM runs ORDER BY id LIMIT 1").fetchone()
     now = int(time.time() * 1_000_000)
     db.executemany("INSERT INTO run_logs (run_id, seq, at, level, message) VALUES (?,?,?,?,?)",
-                   ((run_id, g, now, 3 if g % 100 == 0 else 1,
+                   ((run_id, g, now, 30 if g % 100 == 0 else 20,
                      "row batch %d written: 50000 rows, 12.3 MiB, target public.orders_%d" % (g, g % 7))
                     for g in range(1, args.log_lines + 1)))
     db.commit()

@@ -138,6 +138,7 @@ pub async fn run_until(mut config: Config, shutdown: CancellationToken) -> anyho
         callback_policy: callback_policy.clone(),
         signin: Arc::new(SigninState::new(&config.signin)),
         telemetry: telemetry.clone(),
+        stopping: shutdown.clone(),
     };
     app.bootstrap_admin(&config.data_dir).await?;
 

@@ -123,4 +123,7 @@ pub struct App {
     pub signin: Arc<SigninState>,
     /// This node's metrics (`GET /metrics`).
     pub telemetry: crate::telemetry::Telemetry,
+    /// Cancelled when the node begins to stop: long answers (the monitor's event streams) end
+    /// then, so that HTTP shutdown does not wait on them.
+    pub stopping: tokio_util::sync::CancellationToken,
 }

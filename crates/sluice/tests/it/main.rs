@@ -18,6 +18,7 @@ mod iics_xml;
 mod mapping;
 mod masking;
 mod metrics;
+mod monitor_http;
 mod replicate;
 mod runajob;
 mod runs;

@@ -3,14 +3,13 @@
 
 use super::UiResult;
 use super::layout::{Section, csrf_field, page as shell};
-use super::session::Session;
+use super::session::{CsrfForm, Session};
 use crate::service::App;
 use crate::service::views::connection_view;
 use axum::extract::{Form, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
-use serde::Deserialize;
 use sluice_types::ConnectionCheck;
 use uuid::Uuid;
 
@@ -67,12 +66,6 @@ fn check_result(c: &ConnectionCheck) -> Markup {
     }
 }
 
-#[derive(Deserialize)]
-pub struct CheckForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
 /// Tries the connection now (as `POST /api/v1/connections/{id}/check`); htmx gets the result
 /// alone, a plain form the page with it.
 pub async fn check(
@@ -80,7 +73,7 @@ pub async fn check(
     session: Session,
     Path(reference): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<CheckForm>,
+    Form(form): Form<CsrfForm>,
 ) -> UiResult<Response> {
     session.check_csrf(&form.csrf)?;
     let conn = app

@@ -2,8 +2,10 @@
 //! pieces pages repeat: state badges, times, durations.
 
 use super::session::Session;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
 
 /// Paths of the embedded assets, named by version so browsers may keep them for good.
 pub const HTMX: &str = "/ui/assets/htmx-2.0.11.min.js";
@@ -146,6 +148,21 @@ pub fn count(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// What an action did, carried to the page it redirects to (`?done=...`).
+#[derive(Deserialize)]
+pub struct Done {
+    pub done: Option<String>,
+}
+
+/// After an action: back to `path` (which may have a query already) saying what was done.
+pub fn redirect_done(path: &str, message: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("done", message)
+        .finish();
+    Redirect::to(&format!("{path}{sep}{q}")).into_response()
 }
 
 /// A message after an action (`?done=...`), or an error.

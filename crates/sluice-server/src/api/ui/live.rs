@@ -9,7 +9,7 @@ use super::session::Session;
 use crate::service::App;
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use std::convert::Infallible;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
@@ -26,12 +26,17 @@ const RUN_EVERY: Duration = Duration::from_millis(250);
 /// `changed` at the first look (the page was rendered before the stream connected: whatever
 /// changed in between is fetched), then whenever what `probe` sees differs from what it saw last;
 /// nothing while the store does not answer (the page keeps what it shows).
-fn changes<F, Fut>(probe: F, every: Duration) -> impl Stream<Item = Result<Event, Infallible>>
+fn changes<F, Fut>(
+    stopping: tokio_util::sync::CancellationToken,
+    probe: F,
+    every: Duration,
+) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Option<u64>> + Send,
 {
     let until = Instant::now() + LIFETIME;
+    let stopping = stopping.cancelled_owned();
     futures::stream::unfold((probe, None::<u64>), move |(probe, mut last)| async move {
         loop {
             tokio::time::sleep(every).await;
@@ -48,6 +53,7 @@ where
             }
         }
     })
+    .take_until(stopping)
 }
 
 fn fingerprint(text: &str) -> u64 {
@@ -64,6 +70,7 @@ pub async fn runs(
 ) -> UiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let org = session.who.org_id();
     let filter = q.filter(&app, org, PAGE).await?;
+    let stopping = app.stopping.clone();
     let probe = move || {
         let (app, filter) = (app.clone(), filter.clone());
         async move {
@@ -78,7 +85,7 @@ pub async fn runs(
             Some(fingerprint(&text))
         }
     };
-    Ok(Sse::new(changes(probe, LIST_EVERY)).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(changes(stopping, probe, LIST_EVERY)).keep_alive(KeepAlive::default()))
 }
 
 /// A run's page: its state, counters, parts and callbacks.
@@ -89,6 +96,7 @@ pub async fn run(
 ) -> UiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let org = session.who.org_id();
     app.get_run(org, id).await?;
+    let stopping = app.stopping.clone();
     let probe = move || {
         let app = app.clone();
         async move {
@@ -112,5 +120,5 @@ pub async fn run(
             Some(fingerprint(&text))
         }
     };
-    Ok(Sse::new(changes(probe, RUN_EVERY)).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(changes(stopping, probe, RUN_EVERY)).keep_alive(KeepAlive::default()))
 }

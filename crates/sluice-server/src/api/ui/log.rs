@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use maud::{Markup, html};
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -183,6 +183,7 @@ pub async fn live(
     let after = resumed.unwrap_or(from.after).max(0);
     let search = LogQuery { before: None, ..lq }.search(after, EVENT_LINES, false)?;
     let until = tokio::time::Instant::now() + LIFETIME;
+    let stopping = app.stopping.clone().cancelled_owned();
     let stream = futures::stream::unfold(
         (app, search, false),
         move |(app, mut search, ended)| async move {
@@ -213,7 +214,8 @@ pub async fn live(
                 }
             }
         },
-    );
+    )
+    .take_until(stopping);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

@@ -2,30 +2,27 @@
 //! Spark progress, callbacks with every attempt, reject rows, the log; and its actions: stop
 //! (graceful or immediate), rerun, resend a callback.
 
-use super::layout::{self, Section, count, csrf_field, notice, page as shell, state_badge, time};
-use super::session::Session;
+use super::layout::{
+    self, Done, Section, count, csrf_field, notice, page as shell, redirect_done, state_badge, time,
+};
+use super::session::{CsrfForm, Session};
 use super::{UiResult, log};
 use crate::domain::{RunChild, StopMode};
 use crate::service::App;
 use crate::store::{Attempt, Callback};
 use axum::extract::{Form, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 use sluice_types::RunView;
 use uuid::Uuid;
 
-#[derive(Deserialize)]
-pub struct Notice {
-    done: Option<String>,
-}
-
 pub async fn page(
     State(app): State<App>,
     session: Session,
     Path(id): Path<Uuid>,
-    Query(n): Query<Notice>,
+    Query(n): Query<Done>,
     Query(lq): Query<log::LogQuery>,
 ) -> UiResult<Response> {
     let org = session.who.org_id();
@@ -241,10 +238,7 @@ pub struct ActionForm {
 }
 
 fn back(run: Uuid, done: &str) -> Response {
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("done", done)
-        .finish();
-    Redirect::to(&format!("/ui/runs/{run}?{q}")).into_response()
+    redirect_done(&format!("/ui/runs/{run}"), done)
 }
 
 pub async fn stop(
@@ -277,7 +271,7 @@ pub async fn resend(
     State(app): State<App>,
     session: Session,
     Path((run, callback)): Path<(Uuid, Uuid)>,
-    Form(form): Form<ActionForm>,
+    Form(form): Form<CsrfForm>,
 ) -> UiResult<Response> {
     session.check_csrf(&form.csrf)?;
     app.resend_callback(&session.who, run, callback).await?;

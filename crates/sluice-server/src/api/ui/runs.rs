@@ -3,12 +3,14 @@
 
 use super::UiResult;
 use super::filters::{PAGE, RunQuery};
-use super::layout::{self, Section, count, csrf_field, notice, page as shell, state_badge, time};
+use super::layout::{
+    self, Done, Section, count, csrf_field, notice, page as shell, redirect_done, state_badge, time,
+};
 use super::session::Session;
 use crate::domain::{RunState, StopMode, TaskType, Trigger};
 use crate::service::App;
 use axum::extract::{Form, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use sluice_types::RunView;
@@ -25,16 +27,11 @@ const TRIGGERS: [Trigger; 6] = [
     Trigger::Starfish,
 ];
 
-#[derive(Deserialize)]
-pub struct Notice {
-    done: Option<String>,
-}
-
 pub async fn page(
     State(app): State<App>,
     session: Session,
     Query(q): Query<RunQuery>,
-    Query(n): Query<Notice>,
+    Query(n): Query<Done>,
 ) -> UiResult<Response> {
     let table = table_markup(&app, &session, &q).await?;
     // Only the newest page follows changes: an older page stays as it was read.
@@ -247,9 +244,10 @@ pub async fn bulk(
     if let Some(first) = refused.first() {
         message.push_str(&format!(" {} refused; the first: {first}", refused.len()));
     }
-    let mut back = url::form_urlencoded::Serializer::new(q.to_query());
-    back.append_pair("done", &message);
-    Ok(Redirect::to(&format!("/ui/runs?{}", back.finish())).into_response())
+    Ok(redirect_done(
+        &format!("/ui/runs?{}", q.to_query()),
+        &message,
+    ))
 }
 
 /// The filters a bulk form carries, as the runs page reads them from its URL.

@@ -2,21 +2,15 @@
 //! tasks it runs, and pause/resume.
 
 use super::UiResult;
-use super::layout::{Section, csrf_field, notice, page as shell};
-use super::session::Session;
+use super::layout::{Done, Section, csrf_field, notice, page as shell, redirect_done};
+use super::session::{CsrfForm, Session};
 use crate::domain::schedule::{Rule, Schedule};
 use crate::service::App;
 use crate::store::TaskFilter;
 use axum::extract::{Form, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-pub struct Notice {
-    done: Option<String>,
-}
 
 /// A time in the schedule's zone, with UTC as its title.
 fn zoned(at: Option<DateTime<Utc>>, tz: &str) -> Markup {
@@ -43,7 +37,7 @@ fn rule(s: &Schedule) -> String {
 pub async fn page(
     State(app): State<App>,
     session: Session,
-    Query(n): Query<Notice>,
+    Query(n): Query<Done>,
 ) -> UiResult<Response> {
     let org = session.who.org_id();
     let schedules = app.list_schedules(org).await?;
@@ -84,26 +78,17 @@ pub async fn page(
     Ok(shell(&session, Section::Schedules, "Schedules", body).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct ActionForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
 async fn set_paused(app: &App, session: &Session, id: &str, paused: bool) -> UiResult<Response> {
     let s = app.set_schedule_paused(&session.who, id, paused).await?;
     let done = format!("{} {}.", if paused { "Paused" } else { "Resumed" }, s.name);
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("done", &done)
-        .finish();
-    Ok(Redirect::to(&format!("/ui/schedules?{q}")).into_response())
+    Ok(redirect_done("/ui/schedules", &done))
 }
 
 pub async fn pause(
     State(app): State<App>,
     session: Session,
     Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
+    Form(form): Form<CsrfForm>,
 ) -> UiResult<Response> {
     session.check_csrf(&form.csrf)?;
     set_paused(&app, &session, &id, true).await
@@ -113,7 +98,7 @@ pub async fn resume(
     State(app): State<App>,
     session: Session,
     Path(id): Path<String>,
-    Form(form): Form<ActionForm>,
+    Form(form): Form<CsrfForm>,
 ) -> UiResult<Response> {
     session.check_csrf(&form.csrf)?;
     set_paused(&app, &session, &id, false).await

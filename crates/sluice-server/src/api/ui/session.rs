@@ -185,10 +185,11 @@ pub async fn login(
     }
 }
 
+/// A form that carries nothing but its token (sign-out, pause, resend, check...).
 #[derive(Deserialize)]
-pub struct LogoutForm {
+pub struct CsrfForm {
     #[serde(rename = "_csrf")]
-    csrf: String,
+    pub csrf: String,
 }
 
 /// Ends the session (its token stops working at once) and clears the cookie.
@@ -196,7 +197,7 @@ pub async fn logout(
     State(app): State<App>,
     session: Session,
     jar: CookieJar,
-    Form(form): Form<LogoutForm>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
     session.check_csrf(&form.csrf)?;
     if let Some(token) = jar.get(COOKIE).map(|c| c.value().to_string()) {

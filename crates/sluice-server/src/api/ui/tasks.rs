@@ -2,7 +2,7 @@
 //! a task's page with its run history, a chart of its last 100 runs' durations, its definition
 //! as TOML, and a form to start it with parameters.
 
-use super::layout::{self, Section, csrf_field, page as shell, state_badge, time};
+use super::layout::{self, Section, csrf_field, page as shell, redirect_done, state_badge, time};
 use super::runs::runs_table;
 use super::session::Session;
 use super::{UiError, UiResult};
@@ -12,7 +12,7 @@ use crate::service::App;
 use crate::service::runs::StartRequest;
 use crate::store::{RunFilter, TaskFilter};
 use axum::extract::{Form, Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -235,7 +235,7 @@ pub async fn start(
         options: Default::default(),
     };
     let (run, _) = app.start_run(&session.who, &task, req).await?;
-    Ok(Redirect::to(&format!("/ui/runs/{}?done=Started.", run.id)).into_response())
+    Ok(redirect_done(&format!("/ui/runs/{}", run.id), "Started."))
 }
 
 #[cfg(test)]

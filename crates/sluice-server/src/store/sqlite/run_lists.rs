@@ -8,14 +8,14 @@ use crate::store::rows;
 use sqlx::{Row, Sqlite};
 
 /// A value a condition binds.
+#[derive(Clone)]
 enum Arg {
     Text(String),
     Int(i64),
 }
 
-/// The filter's conditions (its paging aside; its states unless `with_states` is false), and
-/// what they bind, in order.
-fn conditions(org_id: Uuid, f: &RunFilter, with_states: bool) -> (String, Vec<Arg>) {
+/// The filter's conditions (its states and paging aside), and what they bind, in order.
+fn conditions(org_id: Uuid, f: &RunFilter) -> (String, Vec<Arg>) {
     let mut sql = String::from("org_id = ?");
     let mut args = vec![Arg::Text(org_id.to_string())];
     let mut add = |cond: &str, arg: Arg| {
@@ -57,15 +57,6 @@ fn conditions(org_id: Uuid, f: &RunFilter, with_states: bool) -> (String, Vec<Ar
     if let Some(node) = &f.node {
         add("node = ?", Arg::Text(node.clone()));
     }
-    if with_states && !f.states.is_empty() {
-        // The names are the domain's own, not the caller's text.
-        let list: Vec<String> = f
-            .states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
-        sql.push_str(&format!(" AND state IN ({})", list.join(", ")));
-    }
     (sql, args)
 }
 
@@ -82,15 +73,40 @@ fn bind_all<'q>(
     q
 }
 
+/// The newest runs the filter selects. Several states are read as one branch per state, each
+/// walking `runs_by_org_state` backwards, merged: SQLite reads an `IN` list of states in no
+/// useful order, and would walk every run of the org instead.
 pub(super) async fn list_runs(s: &SqliteStore, org_id: Uuid, f: &RunFilter) -> Result<Vec<Run>> {
-    let (mut cond, mut args) = conditions(org_id, f, true);
+    let (mut cond, mut args) = conditions(org_id, f);
     if let Some(before) = f.before {
         cond.push_str(" AND id < ?");
         args.push(Arg::Text(before.to_string()));
     }
-    args.push(Arg::Int(if f.limit > 0 { f.limit } else { 100 }));
-    args.push(Arg::Int(f.offset.max(0)));
-    let sql = format!("SELECT * FROM runs WHERE {cond} ORDER BY id DESC LIMIT ? OFFSET ?");
+    let limit = if f.limit > 0 { f.limit } else { 100 };
+    let offset = f.offset.max(0);
+    let (sql, args) = match f.states.as_slice() {
+        [] => (format!("SELECT * FROM runs WHERE {cond}"), args),
+        states => {
+            let mut all = Vec::new();
+            let branches: Vec<String> = states
+                .iter()
+                .map(|state| {
+                    all.extend(args.iter().cloned());
+                    all.push(Arg::Text(state.as_str().into()));
+                    all.push(Arg::Int(limit + offset));
+                    format!(
+                        "SELECT * FROM (SELECT * FROM runs WHERE {cond} AND state = ? \
+                         ORDER BY id DESC LIMIT ?)"
+                    )
+                })
+                .collect();
+            (branches.join(" UNION ALL "), all)
+        }
+    };
+    let mut args = args;
+    args.push(Arg::Int(limit));
+    args.push(Arg::Int(offset));
+    let sql = format!("{sql} ORDER BY id DESC LIMIT ? OFFSET ?");
     bind_all(sqlx::query(&sql), args)
         .fetch_all(&s.read)
         .await?
@@ -104,7 +120,7 @@ pub(super) async fn count_runs(
     org_id: Uuid,
     f: &RunFilter,
 ) -> Result<Vec<(RunState, i64)>> {
-    let (cond, args) = conditions(org_id, f, false);
+    let (cond, args) = conditions(org_id, f);
     let sql = format!("SELECT state, COUNT(*) AS n FROM runs WHERE {cond} GROUP BY state");
     let rows = bind_all(sqlx::query(&sql), args).fetch_all(&s.read).await?;
     rows::state_counts(
