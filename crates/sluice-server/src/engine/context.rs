@@ -275,28 +275,7 @@ impl RunContext {
         grants: &crate::domain::org_grants::OrgGrants,
         what: &str,
     ) -> Result<PathBuf, super::EngineError> {
-        let refuse = || {
-            super::EngineError::Definition(format!(
-                "{what}: `{path}` must be a relative path inside its connection's root or the org's file area"
-            ))
-        };
-        let (full, within) = if crate::domain::runtime_env::is_plain_relative(path) {
-            (root.join(path), root.to_path_buf())
-        } else if grants.allows_path(Path::new(path)) {
-            let granted = grants
-                .file_roots
-                .iter()
-                .find(|r| Path::new(path).starts_with(r))
-                .cloned()
-                .unwrap_or_default();
-            (PathBuf::from(path), granted)
-        } else {
-            return Err(refuse());
-        };
-        if !stays_within(&full, &within) {
-            return Err(refuse());
-        }
-        Ok(full)
+        confine(path, root, grants, what).map_err(super::EngineError::Definition)
     }
 
     /// Refuses a file a confined task found (a glob's match) that a link puts outside `root`.
@@ -320,6 +299,39 @@ impl RunContext {
             ))
         }
     }
+}
+
+/// Where a path written by an org's API-defined object leads, when the org may reach it: a
+/// relative path inside `root` (its connection's root or the org's area), or a path inside a
+/// directory granted to the org; links followed. The one rule for runs and connection checks.
+pub fn confine(
+    path: &str,
+    root: &Path,
+    grants: &crate::domain::org_grants::OrgGrants,
+    what: &str,
+) -> Result<PathBuf, String> {
+    let refuse = || {
+        format!(
+            "{what}: `{path}` must be a relative path inside its connection's root or the org's file area"
+        )
+    };
+    let (full, within) = if crate::domain::runtime_env::is_plain_relative(path) {
+        (root.join(path), root.to_path_buf())
+    } else if grants.allows_path(Path::new(path)) {
+        let granted = grants
+            .file_roots
+            .iter()
+            .find(|r| Path::new(path).starts_with(r))
+            .cloned()
+            .unwrap_or_default();
+        (PathBuf::from(path), granted)
+    } else {
+        return Err(refuse());
+    };
+    if !stays_within(&full, &within) {
+        return Err(refuse());
+    }
+    Ok(full)
 }
 
 /// Whether `path`, once the links of its deepest existing ancestor are followed, lies inside

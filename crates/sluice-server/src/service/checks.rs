@@ -27,12 +27,59 @@ impl App {
         conn: &Connection,
     ) -> super::Result<ConnectionCheck> {
         who.require(crate::domain::Role::Designer)?;
-        Ok(self.check_connection_now(conn).await)
+        let started = Instant::now();
+        let result = match self.as_a_run_sees_it(conn, &who.org_name) {
+            Ok(conn) => self.try_connection(&conn).await,
+            Err(refused) => Err(refused),
+        };
+        let (ok, message) = match result {
+            Ok(m) => (true, m),
+            Err(m) => (false, m),
+        };
+        Ok(ConnectionCheck {
+            ok,
+            message,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
     }
 
-    async fn check_connection_now(&self, conn: &Connection) -> ConnectionCheck {
-        let started = Instant::now();
-        let result = match conn.conn_type {
+    /// The connection as a run would use it: the data directory in a path named, and for one
+    /// defined through an API, only what its org may reach (its paths confined, the server's
+    /// variables it names granted), by the rule runs follow, so a check reveals nothing a run
+    /// could not reach.
+    fn as_a_run_sees_it(&self, conn: &Connection, org_name: &str) -> Result<Connection, String> {
+        let mut conn = conn.clone();
+        let what = format!("connection `{}`", conn.name);
+        if conn.origin != Origin::Api {
+            if let Some(path) = conn.config.path.as_deref() {
+                let dir = self.config.data_dir.display().to_string();
+                conn.config.path = Some(path.replace("${sluice.data_dir}", &dir));
+            }
+            return Ok(conn);
+        }
+        let grants = self.config.orgs.get(org_name).cloned().unwrap_or_default();
+        if let Some((field, var)) = crate::domain::org_grants::env_references(&conn.config)
+            .into_iter()
+            .find(|(_, v)| !grants.allows_env(v))
+        {
+            return Err(format!(
+                "{what}: {field}: the server's environment variable `{var}` is not granted to this org"
+            ));
+        }
+        if matches!(
+            conn.conn_type,
+            ConnectionType::Files | ConnectionType::Sqlite
+        ) && let Some(path) = conn.config.path.as_deref()
+        {
+            // Refused unless reachable; the path stays as written (resolved against the same
+            // base below), so what the check says names no server directory.
+            crate::engine::context::confine(path, &self.connection_base(&conn), &grants, &what)?;
+        }
+        Ok(conn)
+    }
+
+    async fn try_connection(&self, conn: &Connection) -> Result<String, String> {
+        match conn.conn_type {
             ConnectionType::Files => {
                 let written = conn.config.path.as_deref().unwrap_or("");
                 let root = self.connection_base(conn).join(written);
@@ -61,15 +108,6 @@ impl App {
                     Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
                 },
             },
-        };
-        let (ok, message) = match result {
-            Ok(m) => (true, m),
-            Err(m) => (false, m),
-        };
-        ConnectionCheck {
-            ok,
-            message,
-            elapsed_ms: started.elapsed().as_millis() as u64,
         }
     }
 }

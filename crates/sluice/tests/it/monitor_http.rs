@@ -288,3 +288,17 @@ async fn a_stopping_node_ends_its_event_streams() {
     assert!(status.success(), "{status:?}");
     drop(open);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_check_reads_the_data_directory_as_a_run_does() {
+    let app = TestApp::spawn().await;
+    let said = app.connections().check("local_sqlite").expect(200).await;
+    assert!(!said.message.contains("${"), "{said:?}");
+    let data_dir = app.data_dir.canonicalize().unwrap();
+    // The bundled SQLite file lives in the data directory once a run made it; before, the check
+    // names where it looked.
+    assert!(
+        said.ok || said.message.contains(&data_dir.display().to_string()),
+        "{said:?}"
+    );
+}
