@@ -101,7 +101,7 @@ pub async fn run(
         let app = app.clone();
         async move {
             let run = app.get_run(org, id).await.ok()?;
-            let children = app.store.list_run_children(id).await.ok()?;
+            let children = app.run_children(run.id).await.ok()?;
             let callbacks = app.run_callbacks(org, id).await.ok()?;
             let text = format!(
                 "{:?}{:?}{:?}{:?}{:?}",

@@ -13,6 +13,7 @@ mod run;
 mod runs;
 mod schedules;
 mod session;
+mod signin;
 mod tasks;
 
 use crate::service::{App, ServiceError};
@@ -26,8 +27,8 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/runs") }))
         .route("/ui/", get(|| async { Redirect::to("/ui/runs") }))
-        .route("/ui/login", get(session::login_page).post(session::login))
-        .route("/ui/logout", post(session::logout))
+        .route("/ui/login", get(signin::login_page).post(signin::login))
+        .route("/ui/logout", post(signin::logout))
         .route("/ui/assets/{name}", get(assets::asset))
         .route("/ui/runs", get(runs::page))
         .route("/ui/runs/table", get(runs::table))

@@ -85,11 +85,7 @@ fn actions(session: &Session, r: &RunView) -> Markup {
 }
 
 async fn status_markup(app: &App, session: &Session, r: &RunView) -> UiResult<Markup> {
-    let children = app
-        .store
-        .list_run_children(r.id)
-        .await
-        .map_err(crate::service::ServiceError::from)?;
+    let children = app.run_children(r.id).await?;
     let callbacks = app.run_callbacks(session.who.org_id(), r.id).await?;
     let c = &r.counters;
     Ok(html! {
