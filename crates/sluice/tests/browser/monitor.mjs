@@ -61,6 +61,14 @@ try {
   await page.waitForSelector("nav.counts");
   await shot("runs");
 
+  // A second tab follows the runs page while the first starts a run.
+  const watcher = await context.newPage();
+  watcher.on("console", (msg) => {
+    if (msg.type() === "error") problems.push("console (runs tab): " + msg.text());
+  });
+  await watcher.goto(base + "/ui/runs");
+  const before = await watcher.locator("table.runs tbody tr").count();
+
   // Start the bundled mapping task and see it complete with its row counts.
   await page.goto(base + "/ui/tasks");
   await page.click("a:text-is('gift_orders')");
@@ -72,6 +80,12 @@ try {
   const read = await page.textContent("#rows-read");
   check(Number(read.replace(/,/g, "")) > 0, "rows read shown: " + read);
   facts.mapping_rows_read = read;
+  // The runs page showed the new run without a reload.
+  await watcher.waitForFunction(
+    (n) => document.querySelectorAll("table.runs tbody tr").length === n + 1,
+    before,
+  );
+  await watcher.close();
 
   // A long-running task: log lines arrive while the page is open.
   await page.goto(base + "/ui/tasks");
@@ -112,6 +126,9 @@ try {
   const states = await page.locator("table.runs tbody .badge").allTextContents();
   check(states.length >= 1 && states.every((s) => s === "stopped"), "only stopped runs: " + states);
   await shot("runs-filtered");
+  await page.goto(base + "/ui/runs");
+  await page.waitForSelector("table.runs");
+  await shot("runs-all");
 
   // Resend a delivered callback.
   await page.goto(base + "/ui/runs/" + process.env.CALLBACK_RUN);
