@@ -145,6 +145,17 @@ async fn three_nodes_share_work_and_survive_losing_one() {
         took <= Duration::from_secs(LEASE_SECS * 2 + 5),
         "resolved after {took:?}"
     );
+    // The survivor that resolved it counted it, once between them.
+    let mut lost_counted = 0.0;
+    for node in [&a, &c] {
+        let text = node.anonymous().get("/metrics").expect_text(200).await;
+        lost_counted += super::metrics::total(
+            &super::metrics::samples(&text),
+            "sluice_runs_lost_total",
+            &[],
+        );
+    }
+    assert_eq!(lost_counted, 1.0);
 
     // A stop through C reaches the run A holds; A's slot then takes queued work.
     let on_a = &held["node-a"];

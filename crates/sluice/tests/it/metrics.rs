@@ -8,13 +8,13 @@ use sluice_types::{RunList, StartRun};
 use std::collections::BTreeMap;
 
 /// One sample of a scrape.
-struct Sample {
+pub(super) struct Sample {
     name: String,
     labels: BTreeMap<String, String>,
     value: f64,
 }
 
-fn samples(text: &str) -> Vec<Sample> {
+pub(super) fn samples(text: &str) -> Vec<Sample> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|line| {
@@ -41,7 +41,7 @@ fn samples(text: &str) -> Vec<Sample> {
 }
 
 /// The sum of the samples of `name` carrying every label of `with`.
-fn total(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> f64 {
+pub(super) fn total(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .filter(|s| s.name == name)
