@@ -90,6 +90,20 @@ async fn the_monitor_shows_an_org_its_own_runs_and_refuses_forged_forms() {
     let (admin, csrf) = monitor_session(&app, ADMIN, ADMIN_PASSWORD).await;
     let page = admin.get(app.endpoint("/ui/runs")).send().await.unwrap();
     assert!(page.text().await.unwrap().contains(&run.id.to_string()));
+    // Filters by several states at once (the "ended badly" group) and by one.
+    for (states, shown) in [
+        ("completed_with_errors,failed,stopped", false),
+        ("completed", true),
+    ] {
+        let page = admin
+            .get(app.endpoint(&format!("/ui/runs?state={states}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let text = page.text().await.unwrap();
+        assert_eq!(text.contains(&run.id.to_string()), shown, "state={states}");
+    }
     let (stranger, _) = monitor_session(&app, "stranger", USER_PASSWORD).await;
     let page = stranger.get(app.endpoint("/ui/runs")).send().await.unwrap();
     assert!(!page.text().await.unwrap().contains(&run.id.to_string()));

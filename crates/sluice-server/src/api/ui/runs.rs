@@ -140,7 +140,9 @@ fn filter_form(q: &RunQuery) -> Markup {
             label { "State"
                 select name="state" {
                     option value="" { "any" }
-                    option value="queued,starting,running,stopping" selected[q.state == "queued,starting,running,stopping"] { "unfinished" }
+                    @for (value, label) in STATE_GROUPS {
+                        option value=(value) selected[q.state == value] { (label) }
+                    }
                     @for s in RunState::ALL {
                         option value=(s.as_str()) selected[q.state == s.as_str()] { (s.as_str().replace('_', " ")) }
                     }
@@ -189,6 +191,12 @@ fn bulk_form(session: &Session, q: &RunQuery) -> Markup {
         }
     }
 }
+
+/// Several states at once, as the state filter offers them (the URL takes any comma list).
+const STATE_GROUPS: [(&str, &str); 2] = [
+    ("queued,starting,running,stopping", "unfinished"),
+    ("completed_with_errors,failed,stopped", "ended badly"),
+];
 
 #[derive(Deserialize)]
 pub struct BulkForm {
