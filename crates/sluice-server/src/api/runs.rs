@@ -96,14 +96,7 @@ pub async fn list(
         Some(t) => Some(app.resolve_task(who.org_id(), t).await?.id),
         None => None,
     };
-    let states = q
-        .state
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse::<RunState>())
-        .collect::<Result<Vec<_>, _>>()
+    let states = RunState::parse_list(q.state.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::invalid(format!("state: {e}")))?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

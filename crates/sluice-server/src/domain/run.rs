@@ -42,6 +42,21 @@ impl RunState {
         RunState::Stopping,
     ];
 
+    /// A comma-separated list of states as a filter names them: each state once, in the order of
+    /// [`RunState::ALL`], however often the text repeats it (`failed,failed` is one state, so a
+    /// long hostile list costs a store no more than the eight states there are).
+    pub fn parse_list(text: &str) -> Result<Vec<RunState>, String> {
+        let mut named = [false; RunState::ALL.len()];
+        for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let state: RunState = part.parse()?;
+            named[state as usize] = true;
+        }
+        Ok(RunState::ALL
+            .into_iter()
+            .filter(|s| named[*s as usize])
+            .collect())
+    }
+
     pub fn is_terminal(self) -> bool {
         !Self::ACTIVE.contains(&self)
     }

@@ -94,3 +94,17 @@ proptest! {
         prop_assert!(s.apply(RunEvent::Fail).unwrap().is_terminal());
     }
 }
+
+#[test]
+fn a_state_list_names_each_state_once_in_order() {
+    let states = RunState::parse_list(" failed,queued, FAILED,,failed ").unwrap();
+    assert_eq!(states, vec![RunState::Queued, RunState::Failed]);
+    assert_eq!(RunState::parse_list("").unwrap(), vec![]);
+    let err = RunState::parse_list("queued,done").unwrap_err();
+    assert!(err.contains("`done`"), "{err}");
+    let every = RunState::ALL.map(|s| s.as_str()).join(",");
+    assert_eq!(
+        RunState::parse_list(&every).unwrap(),
+        RunState::ALL.to_vec()
+    );
+}

@@ -20,6 +20,11 @@ impl App {
         Ok(self.store.count_runs(org_id, filter).await?)
     }
 
+    /// The newest run of each of the org's tasks that has run.
+    pub async fn latest_runs(&self, org_id: Uuid) -> Result<Vec<Run>> {
+        Ok(self.store.latest_runs(org_id).await?)
+    }
+
     /// Lines of a run of the org's log that `search` selects, oldest first.
     pub async fn search_log(
         &self,

@@ -176,7 +176,7 @@ pub fn callback_view(
         url: cb.url.clone(),
         state: cb.state.clone(),
         attempts: cb.attempts,
-        next_attempt_at: (cb.state == "pending").then_some(cb.next_attempt_at),
+        next_attempt_at: cb.is_pending().then_some(cb.next_attempt_at),
         last_error: cb.last_error.clone(),
         delivered_at: cb.delivered_at,
         created_at: cb.created_at,

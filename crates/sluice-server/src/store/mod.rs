@@ -295,6 +295,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_runs(&self, org_id: Uuid, filter: &RunFilter) -> Result<Vec<Run>>;
     /// How many runs of the org the filter selects, by state (its states and paging aside).
     async fn count_runs(&self, org_id: Uuid, filter: &RunFilter) -> Result<Vec<(RunState, i64)>>;
+    /// The newest run of each of the org's tasks that has run (the monitor's task tree), in one
+    /// read whatever the number of tasks.
+    async fn latest_runs(&self, org_id: Uuid) -> Result<Vec<Run>>;
     /// Unfinished runs of every org, by state (the queue, for metrics).
     async fn count_active_runs(&self) -> Result<Vec<(RunState, i64)>>;
     /// Atomically moves up to `limit` of the oldest queued runs to `starting`, held by `node` for

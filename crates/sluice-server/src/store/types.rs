@@ -82,6 +82,13 @@ pub struct Callback {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+impl Callback {
+    /// Whether delivery goes on by itself (neither delivered nor given up).
+    pub fn is_pending(&self) -> bool {
+        self.state == "pending"
+    }
+}
+
 /// One delivery attempt, as it is kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {

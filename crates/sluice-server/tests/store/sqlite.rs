@@ -42,13 +42,16 @@ async fn sqlite_store_survives_reopening() {
 }
 
 /// Every byte SQLite keeps for the database: the file, its write-ahead log and shared memory.
+/// Callers close the store first, so no checkpoint moves bytes between files while they are read;
+/// a file SQLite removed between listing and reading held nothing.
 fn files_hold(dir: &Path, needle: &str) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let bytes = std::fs::read(p).unwrap();
-            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        .filter(|p| match std::fs::read(p) {
+            Ok(bytes) => bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => panic!("reading {}: {e}", p.display()),
         })
         .map(|p| p.display().to_string())
         .collect()
@@ -97,7 +100,7 @@ async fn secrets_are_sealed_at_rest_and_plain_ones_sealed_on_open() {
         .await
         .unwrap();
     raw.close().await;
-    drop(store);
+    store.close().await;
     assert!(!files_hold(dir.path(), "legacy-plain-password").is_empty());
 
     let store = SqliteStore::open(&path, ring).await.unwrap();
@@ -106,20 +109,24 @@ async fn secrets_are_sealed_at_rest_and_plain_ones_sealed_on_open() {
         got.config.password,
         Some(Secret::Value("legacy-plain-password".into()))
     );
+    store.close().await;
     let left = files_hold(dir.path(), "legacy-plain-password");
     assert!(left.is_empty(), "plain secret left in {left:?}");
-    drop(store);
 
     // Rotated: the new key seals it again; the old one is then needed no more.
     let second = SecretKey::generate().0;
     let rotated = Keyring::new(second.clone(), vec![first.clone()]);
-    SqliteStore::open(&path, rotated).await.unwrap();
+    SqliteStore::open(&path, rotated)
+        .await
+        .unwrap()
+        .close()
+        .await;
     assert!(!files_hold(dir.path(), second.kid()).is_empty());
     let only_new = Keyring::new(second, Vec::new());
     let store = SqliteStore::open(&path, only_new).await.unwrap();
     let got = store.get_connection(org, c.id).await.unwrap().unwrap();
     assert_eq!(got.config, connection(org, "legacy-plain-password").config);
-    drop(store);
+    store.close().await;
 
     // Opened with neither key, the store says which key it needs instead of starting blind.
     let stranger = Keyring::new(first, Vec::new());

@@ -42,13 +42,7 @@ pub struct RunQuery {
 
 impl RunQuery {
     pub fn states(&self) -> UiResult<Vec<RunState>> {
-        self.state
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<RunState>())
-            .collect::<Result<_, _>>()
-            .map_err(|e| UiError::invalid(format!("state: {e}")))
+        RunState::parse_list(&self.state).map_err(|e| UiError::invalid(format!("state: {e}")))
     }
 
     /// The store's filter for these fields: the task is resolved in the caller's org.

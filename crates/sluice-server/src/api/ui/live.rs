@@ -22,34 +22,48 @@ const LIFETIME: Duration = Duration::from_secs(15 * 60);
 const LIST_EVERY: Duration = Duration::from_millis(1000);
 /// How often a run's page looks: its counters move while it runs.
 const RUN_EVERY: Duration = Duration::from_millis(250);
+/// How often it looks once the run has ended and no callback is pending: only an action (a
+/// resend, a rerun) changes it then, so a page left open costs the store little.
+const SETTLED_EVERY: Duration = Duration::from_secs(2);
+
+/// What a probe saw: a fingerprint, and whether what it watches has settled (then the stream
+/// looks at its slower pace).
+struct Seen {
+    print: u64,
+    settled: bool,
+}
 
 /// `changed` at the first look (the page was rendered before the stream connected: whatever
 /// changed in between is fetched), then whenever what `probe` sees differs from what it saw last;
-/// nothing while the store does not answer (the page keeps what it shows).
+/// nothing while the store does not answer (the page keeps what it shows). Looks every `every`,
+/// or every `settled` once the probe says nothing moves by itself any more.
 fn changes<F, Fut>(
     stopping: tokio_util::sync::CancellationToken,
     probe: F,
     every: Duration,
+    settled: Duration,
 ) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: Fn() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Option<u64>> + Send,
+    Fut: std::future::Future<Output = Option<Seen>> + Send,
 {
     let until = Instant::now() + LIFETIME;
     let stopping = stopping.cancelled_owned();
-    futures::stream::unfold((probe, None::<u64>), move |(probe, mut last)| async move {
+    let start = (probe, None::<u64>, every);
+    futures::stream::unfold(start, move |(probe, mut last, mut pace)| async move {
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(pace).await;
             if Instant::now() >= until {
                 return None;
             }
             let Some(seen) = probe().await else { continue };
-            let changed = last != Some(seen);
-            last = Some(seen);
+            pace = if seen.settled { settled } else { every };
+            let changed = last != Some(seen.print);
+            last = Some(seen.print);
             if changed {
                 // An event without data is never dispatched by a browser: it carries a token.
                 let event = Event::default().event("changed").data("1");
-                return Some((Ok(event), (probe, last)));
+                return Some((Ok(event), (probe, last, pace)));
             }
         }
     })
@@ -82,10 +96,14 @@ pub async fn runs(
                     .map(|r| (r.id, r.state, &r.counters, r.ended_at))
                     .collect::<Vec<_>>()
             );
-            Some(fingerprint(&text))
+            Some(Seen {
+                print: fingerprint(&text),
+                settled: false,
+            })
         }
     };
-    Ok(Sse::new(changes(stopping, probe, LIST_EVERY)).keep_alive(KeepAlive::default()))
+    let stream = changes(stopping, probe, LIST_EVERY, LIST_EVERY);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// A run's page: its state, counters, parts and callbacks.
@@ -117,8 +135,13 @@ pub async fn run(
                     .collect::<Vec<_>>(),
                 run.stop_mode,
             );
-            Some(fingerprint(&text))
+            let settled = run.state.is_terminal() && !callbacks.iter().any(|(c, _)| c.is_pending());
+            Some(Seen {
+                print: fingerprint(&text),
+                settled,
+            })
         }
     };
-    Ok(Sse::new(changes(stopping, probe, RUN_EVERY)).keep_alive(KeepAlive::default()))
+    let stream = changes(stopping, probe, RUN_EVERY, SETTLED_EVERY);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
 
 /// Runs the duration chart shows.
 const CHART_RUNS: i64 = 100;
@@ -36,23 +37,15 @@ pub async fn tree(State(app): State<App>, session: Session) -> UiResult<Response
             )
         })
         .collect();
-    let lasts = futures::future::join_all(tasks.iter().map(|t| {
-        let filter = RunFilter {
-            task_id: Some(t.id),
-            limit: 1,
-            ..Default::default()
-        };
-        let app = app.clone();
-        async move {
-            app.list_runs(org, &filter)
-                .await
-                .ok()
-                .and_then(|r| r.into_iter().next())
-        }
-    }))
-    .await;
+    let mut lasts: HashMap<Uuid, Run> = app
+        .latest_runs(org)
+        .await?
+        .into_iter()
+        .map(|r| (r.task_id, r))
+        .collect();
     let mut folders: BTreeMap<&str, Vec<(&crate::domain::Task, Option<Run>)>> = BTreeMap::new();
-    for (t, last) in tasks.iter().zip(lasts) {
+    for t in &tasks {
+        let last = lasts.remove(&t.id);
         folders
             .entry(t.folder.as_str())
             .or_default()

@@ -16,11 +16,13 @@ pub(super) async fn run_lists(store: &dyn Store, org: Uuid) {
         .create_run(&sales, new_run("x"), Utc::now())
         .await
         .unwrap();
-    store.create_run(&sales, cli, Utc::now()).await.unwrap();
-    store
+    let s2 = store.create_run(&sales, cli, Utc::now()).await.unwrap();
+    let o1 = store
         .create_run(&ops, new_run("x"), Utc::now())
         .await
         .unwrap();
+    let idle = sample_task(org, "ops", "never-run", true);
+    store.create_task(&idle).await.unwrap();
     // One claimed by node n1: it is `starting`, the others `queued`.
     let claimed = store
         .claim_run("n1", Duration::from_secs(30), Utc::now())
@@ -57,6 +59,17 @@ pub(super) async fn run_lists(store: &dyn Store, org: Uuid) {
         .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].trigger, Trigger::Cli);
+    // A state named twice (or in another order) lists each run once, newest first.
+    let repeated = RunFilter {
+        states: vec![RunState::Starting, RunState::Queued, RunState::Queued],
+        ..Default::default()
+    };
+    let listed = store.list_runs(org, &repeated).await.unwrap();
+    let mut ids: Vec<Uuid> = listed.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 3, "each run once");
+    assert!(ids.is_sorted_by(|a, b| a > b), "newest first");
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
     let by_cli = RunFilter {
         trigger: Some(Trigger::Cli),
         ..Default::default()
@@ -82,6 +95,19 @@ pub(super) async fn run_lists(store: &dyn Store, org: Uuid) {
     assert_eq!(active, vec![(RunState::Queued, 3), (RunState::Starting, 1)]);
     // An org's counts stay its own.
     assert_eq!(counts(RunFilter::default()).await, all);
+
+    // Each task's newest run, in the org only; a task never run has none.
+    let mut latest: Vec<(Uuid, Uuid)> = store
+        .latest_runs(org)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.task_id, r.id))
+        .collect();
+    latest.sort();
+    let mut want = vec![(sales.id, s2.id), (ops.id, o1.id)];
+    want.sort();
+    assert_eq!(latest, want);
 }
 
 pub(super) async fn log_search(store: &dyn Store, org: Uuid) {

@@ -111,6 +111,22 @@ pub(super) async fn count_runs(
     )
 }
 
+/// Each task's newest run: one probe of `runs_by_task` per task of the org, never a scan of
+/// its runs.
+pub(super) async fn latest_runs(s: &PgStore, org_id: Uuid) -> Result<Vec<Run>> {
+    sqlx::query(
+        "SELECT r.* FROM tasks t JOIN runs r ON r.id =
+            (SELECT id FROM runs WHERE task_id = t.id ORDER BY id DESC LIMIT 1)
+         WHERE t.org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_all(&s.pool)
+    .await?
+    .iter()
+    .map(rows::run)
+    .collect()
+}
+
 pub(super) async fn count_active_runs(s: &PgStore) -> Result<Vec<(RunState, i64)>> {
     let rows = sqlx::query(
         "SELECT state, COUNT(*) AS n FROM runs

@@ -280,6 +280,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn latest_runs(&self, org_id: Uuid) -> Result<Vec<Run>> {
+        self.meter
+            .time("latest_runs", run_lists::latest_runs(self, org_id))
+            .await
+    }
+
     async fn count_active_runs(&self) -> Result<Vec<(RunState, i64)>> {
         self.meter
             .time("count_active_runs", run_lists::count_active_runs(self))

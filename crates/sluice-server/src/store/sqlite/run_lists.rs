@@ -88,8 +88,11 @@ pub(super) async fn list_runs(s: &SqliteStore, org_id: Uuid, f: &RunFilter) -> R
         [] => (format!("SELECT * FROM runs WHERE {cond}"), args),
         states => {
             let mut all = Vec::new();
-            let branches: Vec<String> = states
-                .iter()
+            // Each state once, whatever the filter repeats: a branch per entry would list its
+            // runs twice.
+            let branches: Vec<String> = RunState::ALL
+                .into_iter()
+                .filter(|s| states.contains(s))
                 .map(|state| {
                     all.extend(args.iter().cloned());
                     all.push(Arg::Text(state.as_str().into()));
@@ -127,6 +130,22 @@ pub(super) async fn count_runs(
         rows.iter()
             .map(|r| (r.get::<String, _>("state"), r.get::<i64, _>("n"))),
     )
+}
+
+/// Each task's newest run: one probe of `runs_by_task` per task of the org, never a scan of
+/// its runs.
+pub(super) async fn latest_runs(s: &SqliteStore, org_id: Uuid) -> Result<Vec<Run>> {
+    sqlx::query(
+        "SELECT r.* FROM tasks t JOIN runs r ON r.id =
+            (SELECT id FROM runs WHERE task_id = t.id ORDER BY id DESC LIMIT 1)
+         WHERE t.org_id = ?",
+    )
+    .bind(org_id.to_string())
+    .fetch_all(&s.read)
+    .await?
+    .iter()
+    .map(rows::run)
+    .collect()
 }
 
 pub(super) async fn count_active_runs(s: &SqliteStore) -> Result<Vec<(RunState, i64)>> {
